@@ -72,7 +72,12 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod client;
+pub mod credential;
 pub mod http;
+pub mod keyed;
 pub mod limit;
 pub mod preset;
+#[cfg(target_has_atomic = "64")]
+pub mod sync;
 pub mod time;

@@ -1,0 +1,1 @@
+//! Authorization requests, modelled on OAuth device authorization (RFC 8628).

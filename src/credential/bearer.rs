@@ -1,0 +1,1 @@
+//! Parsing the `Authorization: Bearer` header (RFC 6750).

@@ -1,0 +1,1 @@
+//! The API key format: prefix, base62 body and checksum.

@@ -1,0 +1,1 @@
+//! The lifecycle of keys and accounts: issue, confirm, expire, revoke.

@@ -1,0 +1,1 @@
+//! Tables of per-key limiter state with fixed or growable capacity.

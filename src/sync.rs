@@ -1,0 +1,1 @@
+//! Limiters shared between threads through `&self`.
