@@ -81,3 +81,8 @@ pub mod preset;
 #[cfg(target_has_atomic = "64")]
 pub mod sync;
 pub mod time;
+
+/// Compiles and runs the README's example as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
