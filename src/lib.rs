@@ -77,6 +77,7 @@ pub mod credential;
 pub mod http;
 pub mod keyed;
 pub mod limit;
+pub mod policy;
 pub mod preset;
 #[cfg(target_has_atomic = "64")]
 pub mod sync;
