@@ -2,7 +2,7 @@
 //!
 //! A [`PolicySet`] maps a key's [`Tier`] and its account's plan to a
 //! [`Policy`]. The default set is the product's table (see
-//! [`preset`](crate::preset) module); paid plans replace the policy of the tiers
+//! [`preset`] module); paid plans replace the policy of the tiers
 //! they name and inherit the others.
 //!
 //! With the `serde` feature a [`Config`] is read from a file users write by
