@@ -369,7 +369,9 @@ where
 ///
 /// ```
 /// use core::time::Duration;
-/// use keyrate::credential::authorization::{AuthorizationConfig, AuthorizationRequest, PollAnswer};
+/// use keyrate::credential::authorization::{
+///     AuthorizationConfig, AuthorizationRequest, PollAnswer,
+/// };
 /// use keyrate::time::Instant;
 ///
 /// let t0 = Instant::from_secs(0);
@@ -489,12 +491,14 @@ impl<K> AuthorizationRequest<K> {
     ///
     /// # Errors
     ///
-    /// [`DecideError`] if the request was already approved or denied, or
-    /// has expired.
+    /// [`DecideError`], checked in this order: `AlreadyApproved` once the
+    /// key was delivered; `Expired` at or after expiry (whatever was decided
+    /// before); `AlreadyApproved` or `AlreadyDenied` after a decision.
     pub fn decidable(&self, now: Instant) -> Result<(), DecideError> {
         match self.status(now) {
             RequestStatus::Pending => Ok(()),
-            RequestStatus::Approved | RequestStatus::Delivered => Err(DecideError::AlreadyApproved),
+            RequestStatus::Approved => Err(DecideError::AlreadyApproved),
+            RequestStatus::Delivered => Err(DecideError::AlreadyApproved),
             RequestStatus::Denied => Err(DecideError::AlreadyDenied),
             RequestStatus::Expired => Err(DecideError::Expired),
         }

@@ -5,7 +5,7 @@
 //! | kind | issued | lifetime (default) |
 //! |---|---|---|
 //! | pre-confirmation session | for an email not yet confirmed | 2 h from issue |
-//! | confirmed session | by confirming the email, or by an approved authorization request | 12 h from issue |
+//! | confirmed session | on confirmation, or on approval of a request | 12 h from issue |
 //! | permanent | from a dashboard, for a confirmed account | never expires |
 //!
 //! The rules (DESIGN decisions 2, 3, 4 and 6):
@@ -581,7 +581,7 @@ impl Account {
 /// What a caller stores about one key (never the key itself): its kind,
 /// issue, expiry and revocation.
 ///
-/// It is 48 bytes, `Copy`, and serializable with the `serde` feature. Its
+/// It is 40 bytes, `Copy`, and serializable with the `serde` feature. Its
 /// kind and expiry are consistent by construction: a permanent key has no
 /// expiry, a session key always has one.
 ///
@@ -877,7 +877,7 @@ mod tests {
 
     #[test]
     fn key_record_stays_small() {
-        assert!(core::mem::size_of::<KeyRecord>() <= 48);
+        assert!(core::mem::size_of::<KeyRecord>() <= 40);
         assert!(core::mem::size_of::<Account>() <= 16);
     }
 
