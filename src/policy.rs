@@ -42,44 +42,18 @@ use crate::preset::{self, PresetError};
 /// The most plans a policy set holds.
 pub const MAX_PLANS: usize = 8;
 
-/// The class of key a policy applies to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
-pub enum Tier {
-    /// A session key whose account's email is not confirmed yet.
-    PreConfirmation,
-    /// A session key of a confirmed account.
-    Confirmed,
-    /// A permanent key.
-    Permanent,
-}
+/// The tiers are the kinds of key: each kind has its own policy.
+pub use crate::credential::lifecycle::KeyKind as Tier;
 
-impl Tier {
-    /// Every tier, in table order.
-    pub const ALL: [Tier; 3] = [Tier::PreConfirmation, Tier::Confirmed, Tier::Permanent];
+/// Every tier, in table order.
+pub const TIERS: [Tier; 3] = [Tier::PreConfirmation, Tier::Confirmed, Tier::Permanent];
 
-    /// The tier's name as written in configuration and responses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tier::PreConfirmation => "pre_confirmation",
-            Tier::Confirmed => "confirmed",
-            Tier::Permanent => "permanent",
-        }
-    }
-
-    fn index(self) -> usize {
-        match self {
-            Tier::PreConfirmation => 0,
-            Tier::Confirmed => 1,
-            Tier::Permanent => 2,
-        }
-    }
-}
-
-impl fmt::Display for Tier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+/// Position of `tier` in [`TIERS`].
+fn index(tier: Tier) -> usize {
+    match tier {
+        Tier::PreConfirmation => 0,
+        Tier::Confirmed => 1,
+        Tier::Permanent => 2,
     }
 }
 
@@ -156,7 +130,7 @@ impl<S: Slots> PolicySet<S> {
     ///
     /// [`UnknownPlan`] if no plan has that name.
     pub fn policy(&self, tier: Tier, plan: Option<&str>) -> Result<&Policy<S>, UnknownPlan> {
-        let base = self.base.get(tier.index()).ok_or(UnknownPlan)?;
+        let base = self.base.get(index(tier)).ok_or(UnknownPlan)?;
         let Some(plan) = plan else {
             return Ok(base);
         };
@@ -166,7 +140,7 @@ impl<S: Slots> PolicySet<S> {
             .find(|(n, _)| n.as_str() == plan)
             .ok_or(UnknownPlan)?;
         Ok(overrides
-            .get(tier.index())
+            .get(index(tier))
             .and_then(Option::as_ref)
             .unwrap_or(base))
     }
@@ -534,9 +508,9 @@ mod config {
             set.scope = config.scope;
             set.on_store_failure = config.on_store_failure;
 
-            for tier in Tier::ALL {
+            for tier in TIERS {
                 if let (Some(limits), Some(slot)) =
-                    (config.tiers.get(tier), set.base.get_mut(tier.index()))
+                    (config.tiers.get(tier), set.base.get_mut(index(tier)))
                 {
                     *slot = build_policy(limits, &format_args!("tiers.{tier}"))?;
                 }
@@ -550,9 +524,9 @@ mod config {
                     return Err(bad_name(ConfigErrorKind::BadPlanName));
                 }
                 let mut overrides = [None, None, None];
-                for tier in Tier::ALL {
+                for tier in TIERS {
                     if let (Some(limits), Some(slot)) =
-                        (plan.get(tier), overrides.get_mut(tier.index()))
+                        (plan.get(tier), overrides.get_mut(index(tier)))
                     {
                         *slot = Some(build_policy(limits, &format_args!("plans[{p}].{tier}"))?);
                     }

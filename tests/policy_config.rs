@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use keyrate::limit::{HeapSlots, PolicyDecision};
-use keyrate::policy::{Config, ConfigErrorKind, FailureMode, PolicySet, Scope, Tier};
+use keyrate::policy::{Config, ConfigErrorKind, FailureMode, PolicySet, Scope, TIERS, Tier};
 use keyrate::time::Instant;
 
 fn load(text: &str) -> Result<PolicySet<HeapSlots>, String> {
@@ -37,7 +37,7 @@ permanent = [{ name = "daily", kind = "compact", quota = 100000, window = 86400 
 fn an_empty_file_is_the_products_defaults() {
     let set = load("").unwrap();
     let default = PolicySet::<HeapSlots>::preset().unwrap();
-    for tier in Tier::ALL {
+    for tier in TIERS {
         assert_eq!(set.policy(tier, None), default.policy(tier, None));
     }
     assert_eq!(set.scope(), Scope::Account);

@@ -3,7 +3,7 @@
 #![no_main]
 
 use keyrate::limit::HeapSlots;
-use keyrate::policy::{Config, PolicySet, Tier};
+use keyrate::policy::{Config, PolicySet, TIERS};
 use keyrate::time::Instant;
 use libfuzzer_sys::fuzz_target;
 
@@ -16,7 +16,7 @@ fuzz_target!(|text: &str| {
     };
     let plans: Vec<Option<&str>> = std::iter::once(None).chain(set.plans().map(Some)).collect();
     for plan in plans {
-        for tier in Tier::ALL {
+        for tier in TIERS {
             let Ok(policy) = set.policy(tier, plan) else {
                 panic!("configured plan {plan:?} is unknown");
             };
