@@ -125,14 +125,16 @@ impl TokenBucket {
         let free = self.depth.saturating_sub(queued) / self.period;
         let free = u32::try_from(free).unwrap_or(u32::MAX).min(self.burst);
         let Some(new_tat) = base.checked_add(self.cost_nanos(cost)) else {
-            return (denial(free, now, u64::MAX), tat);
+            // Past the end of time: refuse, and report fewer units than asked.
+            return (denial(free.min(cost - 1), now, u64::MAX), tat);
         };
+
+        // A cost of 0 is always allowed, even when a late stamp puts the
+        // TAT further ahead than the bucket is deep.
         let ahead = new_tat - now;
-        if ahead > self.depth {
-            return (
-                denial(free, now, now.saturating_add(ahead - self.depth)),
-                tat,
-            );
+        if cost > 0 && ahead > self.depth {
+            let at = now.saturating_add(ahead - self.depth);
+            return (denial(free, now, at), tat);
         }
 
         // The next unit back is earned when the TAT is one period nearer.

@@ -78,20 +78,31 @@ impl CompactWindow {
         Duration::from_nanos(self.bucket)
     }
 
+    /// The last nanosecond of bucket `index`, or [`Instant::MAX`] for the
+    /// bucket cut short by the end of time.
+    fn last_nanos(&self, index: u64) -> u64 {
+        index
+            .saturating_mul(self.bucket)
+            .saturating_add(self.bucket - 1)
+    }
+
     /// The instant (nanoseconds) from which bucket `index` no longer counts:
     /// its last nanosecond has left the window.
     fn expiry(&self, index: u64) -> u64 {
-        index
-            .saturating_add(1)
-            .saturating_mul(self.bucket)
-            .saturating_add(self.window - 1)
+        self.last_nanos(index).saturating_add(self.window)
+    }
+
+    /// True if bucket `index` still counts at `now`. Compared as a
+    /// difference so that nothing saturates near [`Instant::MAX`].
+    fn counts(&self, index: u64, now: u64) -> bool {
+        now.saturating_sub(self.last_nanos(index)) < self.window
     }
 
     /// Index of the oldest bucket still counted at `now`, and of the newest.
     fn span_at(&self, now: u64) -> (u64, u64) {
         let newest = now / self.bucket;
         let mut oldest = newest.saturating_sub(SPAN);
-        while oldest < newest && self.expiry(oldest) <= now {
+        while oldest < newest && !self.counts(oldest, now) {
             oldest += 1;
         }
         (oldest, newest)
@@ -183,8 +194,9 @@ impl Limit for CompactWindow {
     }
 
     fn is_idle(&self, state: &CompactWindowState, now: Instant) -> bool {
-        let now = effective(now, state.latest);
-        self.held_at(state, now) == 0
+        // Before the latest time seen, a fresh state would judge late
+        // requests at their own stamps: not the same decisions.
+        now.as_nanos() >= state.latest && self.held_at(state, now.as_nanos()) == 0
     }
 }
 
@@ -209,7 +221,7 @@ impl CompactWindowState {
     /// holds that bucket.
     fn count(&self, bucket: u64, index: u64) -> u32 {
         let newest = self.latest / bucket;
-        if index > newest || index.saturating_add(BUCKETS as u64) <= newest {
+        if index > newest || newest - index >= BUCKETS as u64 {
             return 0;
         }
         self.counts.get(slot(index)).copied().unwrap_or(0)

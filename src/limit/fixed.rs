@@ -66,11 +66,18 @@ impl FixedWindow {
 
     /// Units counted at `now` (zero once a new window has begun).
     fn used_at(&self, state: &FixedWindowState, now: u64) -> u32 {
-        if self.start_of(now) == state.start {
+        if self.start_of(now) == self.start_of(state.latest) {
             state.count
         } else {
             0
         }
+    }
+
+    /// Moves the state to `now` (already at least `state.latest`), dropping
+    /// the count of a window that has ended.
+    fn advance(&self, state: &mut FixedWindowState, now: u64) {
+        state.count = self.used_at(state, now);
+        state.latest = now;
     }
 
     fn decide(&self, used: u32, now: u64, cost: u32) -> Decision {
@@ -110,7 +117,7 @@ impl Limit for FixedWindow {
         cost: u32,
     ) -> Result<Decision, CostTooLarge> {
         ensure_fits(cost, self.quota)?;
-        let now = effective(now, state.start);
+        let now = effective(now, state.latest);
         Ok(self.decide(self.used_at(state, now), now, cost))
     }
 
@@ -120,37 +127,34 @@ impl Limit for FixedWindow {
         now: Instant,
         cost: u32,
     ) -> Result<Decision, CostTooLarge> {
-        self.peek(state, now, cost)
+        ensure_fits(cost, self.quota)?;
+        let now = effective(now, state.latest);
+        self.advance(state, now);
+        Ok(self.decide(state.count, now, cost))
     }
 
     fn charge(&self, state: &mut FixedWindowState, now: Instant, cost: u32) {
-        if cost == 0 {
-            return;
-        }
-        let now = effective(now, state.start);
-        let start = self.start_of(now);
-        if start != state.start {
-            state.start = start;
-            state.count = 0;
-        }
+        let now = effective(now, state.latest);
+        self.advance(state, now);
         state.count = state.count.saturating_add(cost);
     }
 
     fn is_idle(&self, state: &FixedWindowState, now: Instant) -> bool {
-        let now = effective(now, state.start);
-        self.used_at(state, now) == 0
+        // Before the latest time seen, a fresh state would judge late
+        // requests at their own stamps: not the same decisions.
+        now.as_nanos() >= state.latest && self.used_at(state, now.as_nanos()) == 0
     }
 }
 
-/// A [`FixedWindow`]'s counter for one key: the window it counts and how
-/// many units it holds.
+/// A [`FixedWindow`]'s counter for one key: the latest time seen and the
+/// units counted in that time's window (16 bytes).
 ///
-/// A `now` earlier than the counted window's start is judged at that start:
-/// it can never reopen an earlier window.
+/// A `now` earlier than the latest time seen is judged at that time: it can
+/// never reopen an earlier window.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct FixedWindowState {
-    start: u64,
+    latest: u64,
     count: u32,
 }
 

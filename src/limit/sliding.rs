@@ -138,10 +138,16 @@ impl<S: Slots> SlidingWindow<S> {
         Duration::from_nanos(self.window)
     }
 
+    /// True if a unit admitted at `t` still counts at `now`. Compared as a
+    /// difference so that nothing saturates near [`Instant::MAX`].
+    fn holds(&self, t: u64, now: u64) -> bool {
+        now.saturating_sub(t) < self.window
+    }
+
     /// Drops timestamps that have left the window at `now`.
     fn expire(&self, state: &mut SlidingWindowState<S>, now: u64) {
         while let Some(oldest) = state.oldest() {
-            if oldest.saturating_add(self.window) > now {
+            if self.holds(oldest, now) {
                 break;
             }
             state.pop_oldest();
@@ -176,7 +182,7 @@ impl<S: Slots> SlidingWindow<S> {
     fn held_at(&self, state: &SlidingWindowState<S>, now: u64) -> u32 {
         let mut expired = 0;
         while let Some(t) = state.nth_oldest(expired) {
-            if t.saturating_add(self.window) > now {
+            if self.holds(t, now) {
                 break;
             }
             expired += 1;
@@ -247,8 +253,9 @@ impl<S: Slots> Limit for SlidingWindow<S> {
     }
 
     fn is_idle(&self, state: &SlidingWindowState<S>, now: Instant) -> bool {
-        let now = effective(now, state.latest);
-        self.held_at(state, now) == 0
+        // Before the latest time seen, a fresh state would judge late
+        // requests at their own stamps: not the same decisions.
+        now.as_nanos() >= state.latest && self.held_at(state, now.as_nanos()) == 0
     }
 }
 
