@@ -261,11 +261,7 @@ impl<T: FieldItem> Field<T> {
     /// gives an empty field.
     pub fn parse(value: &[u8]) -> Self {
         let mut field = Field::default();
-        let malformed = sf::for_each_member(value, |cur| {
-            let item = T::read(cur)?;
-            field.keep(item);
-            Ok(())
-        });
+        let malformed = sf::for_each_member(value, T::read, |item| field.keep(item));
         field.ignored += malformed;
         field
     }

@@ -85,15 +85,17 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Calls `member` on every member of the list in `value`, with a cursor at
-/// the member's first byte. A member is malformed when `member` fails or
-/// leaves anything but whitespace before the next comma; it is then skipped.
+/// Reads every member of the list in `value` with `read`, called with a
+/// cursor at the member's first byte, and hands what it returns to `keep`.
+/// A member is malformed when `read` fails or leaves anything but
+/// whitespace before the next comma; it is then skipped, never kept.
 ///
 /// Returns the number of malformed members skipped. Empty members (`a,,b`,
 /// a trailing comma, an empty field) are ignored and not counted.
-pub fn for_each_member(
+pub fn for_each_member<T>(
     value: &[u8],
-    mut member: impl FnMut(&mut Cursor<'_>) -> Result<(), Malformed>,
+    mut read: impl FnMut(&mut Cursor<'_>) -> Result<T, Malformed>,
+    mut keep: impl FnMut(T),
 ) -> usize {
     let mut cur = Cursor::new(value);
     let mut skipped = 0;
@@ -109,17 +111,20 @@ pub fn for_each_member(
         // Read one member; on failure, restart from its first byte so that
         // the skip sees every quote it contains.
         let start = cur.pos;
-        let read = member(&mut cur).and_then(|()| {
+        let member = read(&mut cur).and_then(|m| {
             cur.skip_ows();
             match cur.peek() {
-                None | Some(b',') => Ok(()),
+                None | Some(b',') => Ok(m),
                 Some(_) => Err(Malformed),
             }
         });
-        if read.is_err() {
-            skipped += 1;
-            cur.pos = start;
-            cur.skip_to_comma();
+        match member {
+            Ok(m) => keep(m),
+            Err(Malformed) => {
+                skipped += 1;
+                cur.pos = start;
+                cur.skip_to_comma();
+            }
         }
         cur.eat(b',');
     }
@@ -289,12 +294,11 @@ mod tests {
 
     fn members(value: &str) -> (usize, usize) {
         let mut ok = 0;
-        let skipped = for_each_member(value.as_bytes(), |cur| {
+        let read = |cur: &mut Cursor<'_>| {
             string(cur, |_| Ok(()))?;
-            parameters(cur, |_, _| Ok(()))?;
-            ok += 1;
-            Ok(())
-        });
+            parameters(cur, |_, _| Ok(()))
+        };
+        let skipped = for_each_member(value.as_bytes(), read, |()| ok += 1);
         (ok, skipped)
     }
 
@@ -308,6 +312,7 @@ mod tests {
     fn a_quote_inside_a_skipped_member_does_not_swallow_the_next() {
         assert_eq!(members("\"a\u{1}b\", \"c\""), (1, 1));
         assert_eq!(members(r#"x;y="p,q", "c""#), (1, 1));
+        assert_eq!(members(r#""a";q=1 junk, "c""#), (1, 1));
     }
 
     #[test]
