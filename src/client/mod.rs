@@ -3,10 +3,10 @@
 //!
 //! - [`headers`]: reading `RateLimit-Policy`, `RateLimit` and `Retry-After`
 //!   values, leniently and without allocation.
-//! - [`HeaderPacer`] and [`Pacer`]: how long to wait before the next request
-//!   so that it is not refused.
-//! - [`Poll`]: when to poll an authorization request, following the client
-//!   rules of OAuth device authorization (RFC 8628 §3.5).
+//! - [`pacer`]: [`HeaderPacer`] and [`Pacer`], how long to wait before the
+//!   next request so that it is not refused.
+//! - [`poll`]: [`Poll`], when to poll an authorization request, following
+//!   the client rules of OAuth device authorization (RFC 8628 §3.5).
 //!
 //! Like the rest of keyrate, these are pure state machines: they take `now`
 //! on every call and perform no I/O.
@@ -35,8 +35,8 @@
 //! ```
 
 pub mod headers;
-mod pacer;
-mod poll;
+pub mod pacer;
+pub mod poll;
 mod sf;
 
 pub use pacer::{DEFAULT_PROBE, HeaderPacer, Pacer};

@@ -487,12 +487,21 @@ impl<S: Slots, const N: usize> Pacer<S, N> {
         rate_limit: Option<&RateLimitField>,
         retry_after: Option<Duration>,
     ) -> u64 {
-        let mut behind = 0u64;
-        for item in rate_limit.map_or(&[][..], |r| r.items()) {
-            behind = behind.saturating_add(self.resync(now, item));
-        }
+        let behind = rate_limit.map_or(0, |r| self.resync(now, r));
         self.headers.on_fields(now, policy, rate_limit, retry_after);
         behind
+    }
+
+    /// Resyncs the model alone with a `RateLimit` value that arrived at
+    /// `now`, without recording anything on the header side; returns the
+    /// units charged, as [`on_response`](Pacer::on_response) does.
+    ///
+    /// For a caller that wants the model to learn from a response but to
+    /// pace by the model only.
+    pub fn resync(&mut self, now: Instant, rate_limit: &RateLimitField) -> u64 {
+        rate_limit.items().iter().fold(0u64, |behind, item| {
+            behind.saturating_add(self.catch_up(now, item))
+        })
     }
 
     /// Holds every request until `until` (see [`HeaderPacer::hold_until`]).
@@ -516,7 +525,7 @@ impl<S: Slots, const N: usize> Pacer<S, N> {
 
     /// Charges the model's limit named like `item` with the units the
     /// server has used beyond the model's count; returns them.
-    fn resync(&mut self, now: Instant, item: &RateLimitItem) -> u64 {
+    fn catch_up(&mut self, now: Instant, item: &RateLimitItem) -> u64 {
         let Some(i) = self.index_of(item.name.as_str()) else {
             return 0;
         };
