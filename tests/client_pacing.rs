@@ -569,3 +569,79 @@ fn a_pacer_that_never_learns_of_another_clients_use_is_refused() {
     );
     assert!(refused(&day) > 0);
 }
+
+/// One call made to a pacer, for the robustness property below.
+#[derive(Clone, Debug)]
+enum Op {
+    Delay,
+    Sent,
+    Response(Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>),
+    RetryAfter(u32),
+}
+
+fn field() -> impl proptest::strategy::Strategy<Value = Option<Vec<u8>>> {
+    use proptest::prelude::*;
+    let shaped = (
+        proptest::sample::select(&["hourly", "burst", "x", "other"][..]),
+        proptest::sample::select(&["r", "q", "t", "w"][..]),
+        any::<u64>(),
+        any::<u32>(),
+    )
+        .prop_map(|(n, k, a, b)| format!("\"{n}\";{k}={};t={b}", a % 1_000_000).into_bytes());
+    proptest::option::of(prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..40),
+        shaped
+    ])
+}
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(Op::Delay),
+        Just(Op::Sent),
+        (field(), field(), field()).prop_map(|(p, r, a)| Op::Response(p, r, a)),
+        any::<u32>().prop_map(Op::RetryAfter),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn pacers_take_any_calls_at_any_times_and_honour_retry_after(
+        ops in proptest::collection::vec((op(), proptest::prelude::any::<u64>()), 0..40),
+    ) {
+        let mut pacer = confirmed_pacer();
+        let mut headers = HeaderPacer::new();
+        for (op, nanos) in ops {
+            // Times jump anywhere, backwards included.
+            let now = Instant::from_nanos(nanos);
+            match op {
+                Op::Delay => {
+                    let _ = (pacer.delay(now), headers.delay(now));
+                }
+                Op::Sent => {
+                    pacer.on_sent(now);
+                    headers.on_sent(now);
+                }
+                Op::Response(p, r, a) => {
+                    let (p, r, a) = (p.as_deref(), r.as_deref(), a.as_deref());
+                    pacer.on_response(now, p, r, a);
+                    headers.on_response(now, p, r, a);
+                }
+                Op::RetryAfter(secs) => {
+                    let value = secs.to_string();
+                    pacer.on_response(now, None, None, Some(value.as_bytes()));
+                    headers.on_response(now, None, None, Some(value.as_bytes()));
+                    // Held from the latest time seen, never earlier than
+                    // `now`: at least the delay (unless the end of time
+                    // comes first).
+                    let held = Duration::from_secs(u64::from(secs))
+                        .min(Instant::MAX.saturating_duration_since(now));
+                    proptest::prop_assert!(headers.delay(now) >= held);
+                    proptest::prop_assert!(pacer.delay(now) >= held);
+                }
+            }
+        }
+    }
+}

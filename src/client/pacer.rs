@@ -74,24 +74,32 @@ struct Seen {
 }
 
 impl Seen {
+    /// When the reset's extra unit arrives, if a reset was given.
+    fn reset_at(&self) -> Option<Instant> {
+        self.reset.map(|t| self.at.saturating_add(t))
+    }
+
+    /// Units the limit has at `now` by this response's word, before the
+    /// requests sent since: `remaining`, plus one from the reset on unless
+    /// that would pass the quota.
+    fn units(&self, now: Instant, quota: Option<u64>) -> u64 {
+        let can_grow = quota.is_none_or(|q| self.remaining < q);
+        let reset_passed = self.reset_at().is_some_and(|at| now >= at);
+        let extra = u64::from(can_grow && reset_passed);
+        self.remaining.saturating_add(extra)
+    }
+
     /// How long to wait at `now` before one more request fits this limit.
     fn wait(&self, now: Instant, quota: Option<u64>, probe: Duration) -> Duration {
-        // One unit more than `remaining` from the reset on, never above the
-        // quota when it is known.
-        let can_grow = quota.is_none_or(|q| self.remaining < q);
-        let reset_at = self.reset.map(|t| self.at.saturating_add(t));
-        let reset_passed = reset_at.is_some_and(|at| now >= at);
-        let available = self
-            .remaining
-            .saturating_add(u64::from(reset_passed && can_grow));
-        if available > self.sent_since {
+        if self.units(now, quota) > self.sent_since {
             return Duration::ZERO;
         }
 
         // Waiting for the reset helps only if its extra unit is enough.
-        let until_reset = reset_at.map_or(Duration::ZERO, |at| at.saturating_duration_since(now));
-        let reset_helps = can_grow && self.remaining.saturating_add(1) > self.sent_since;
-        if reset_helps && !until_reset.is_zero() {
+        let reset_at = self.reset_at().unwrap_or(Instant::ZERO);
+        let until_reset = reset_at.saturating_duration_since(now);
+        let after_reset = self.units(reset_at.max(now), quota);
+        if after_reset > self.sent_since && !until_reset.is_zero() {
             until_reset
         } else {
             until_reset.max(probe)
@@ -274,12 +282,7 @@ impl HeaderPacer {
     pub fn available(&self, name: &str, now: Instant) -> Option<u64> {
         let l = self.limits.iter().find(|l| l.name == name)?;
         let seen = l.seen?;
-        let reset_passed = seen.reset.is_some_and(|t| now >= seen.at.saturating_add(t));
-        let can_grow = l.quota.is_none_or(|q| seen.remaining < q);
-        let units = seen
-            .remaining
-            .saturating_add(u64::from(reset_passed && can_grow));
-        Some(units.saturating_sub(seen.sent_since))
+        Some(seen.units(now, l.quota).saturating_sub(seen.sent_since))
     }
 
     /// The entry for `name`, made if need be, marked as mentioned by the
@@ -649,6 +652,42 @@ mod tests {
         p.on_response(t, None, Some(br#""e";r=5"#), None);
         assert_eq!(p.available("a", t), None);
         assert_eq!(p.available("e", t), Some(5));
+    }
+
+    #[test]
+    fn retry_after_holds_every_request_and_takes_precedence_over_t() {
+        let mut p = HeaderPacer::new();
+        let t = Instant::from_secs(10);
+        p.on_response(t, None, Some(br#""w";r=0;t=100"#), Some(b"5"));
+        assert_eq!(p.delay(t), Duration::from_secs(5));
+        assert_eq!(p.available("w", Instant::from_secs(15)), Some(1));
+
+        p.on_response(t, None, None, Some(b"7"));
+        assert_eq!(p.delay(t), Duration::from_secs(7));
+        p.hold_until(Instant::from_secs(30));
+        assert_eq!(p.delay(t), Duration::from_secs(20));
+    }
+
+    #[test]
+    fn a_response_stamped_in_the_past_counts_from_the_latest_seen() {
+        let mut p = HeaderPacer::new();
+        p.on_response(Instant::from_secs(10), None, Some(br#""w";r=4"#), None);
+        p.on_response(Instant::from_secs(5), None, Some(br#""w";r=0;t=3"#), None);
+        assert_eq!(p.delay(Instant::from_secs(10)), Duration::from_secs(3));
+        assert_eq!(p.delay(Instant::from_secs(5)), Duration::from_secs(8));
+    }
+
+    #[test]
+    fn a_request_without_answer_leaves_flight_and_stays_counted() {
+        let mut p = HeaderPacer::new();
+        let t = Instant::ZERO;
+        p.on_response(t, None, Some(br#""w";r=1;t=60"#), None);
+        p.on_sent(t);
+        assert_eq!(p.in_flight(), 1);
+        p.on_response(t, None, None, None);
+        assert_eq!(p.in_flight(), 0);
+        assert_eq!(p.available("w", t), Some(0));
+        assert_eq!(p.delay(t), Duration::from_secs(60));
     }
 
     #[test]
