@@ -59,22 +59,29 @@ pub const MAX_NAME_LEN: usize = 64;
 pub struct ItemName(heapless::String<MAX_NAME_LEN>);
 
 impl ItemName {
-    /// `name` as an item name, or `None` if it is too long or holds a
-    /// character outside printable ASCII.
+    /// `name` as an item name.
+    ///
+    /// # Errors
+    ///
+    /// [`ItemNameError`] if `name` is longer than [`MAX_NAME_LEN`] bytes or
+    /// holds a character outside printable ASCII.
     ///
     /// # Examples
     ///
     /// ```
     /// use keyrate::client::headers::ItemName;
     ///
-    /// assert_eq!(ItemName::new("burst").unwrap().as_str(), "burst");
-    /// assert!(ItemName::new("caf\u{e9}").is_none());
+    /// assert_eq!(ItemName::new("burst")?.as_str(), "burst");
+    /// assert!(ItemName::new("caf\u{e9}").is_err());
+    /// # Ok::<(), keyrate::client::headers::ItemNameError>(())
     /// ```
-    pub fn new(name: &str) -> Option<ItemName> {
+    pub fn new(name: &str) -> Result<ItemName, ItemNameError> {
         if !name.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
-            return None;
+            return Err(ItemNameError);
         }
-        heapless::String::try_from(name).ok().map(ItemName)
+        heapless::String::try_from(name)
+            .map(ItemName)
+            .map_err(|_| ItemNameError)
     }
 
     /// The name.
@@ -113,6 +120,21 @@ impl PartialEq<&str> for ItemName {
         self.as_str() == *other
     }
 }
+
+/// A name that [`ItemName::new`] rejects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ItemNameError;
+
+impl fmt::Display for ItemNameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "item name must be at most {MAX_NAME_LEN} printable ASCII characters"
+        )
+    }
+}
+
+impl core::error::Error for ItemNameError {}
 
 /// One member of `RateLimit-Policy`: a quota policy (draft §3.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
