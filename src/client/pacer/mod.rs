@@ -290,13 +290,13 @@ impl HeaderPacer {
     /// The entry for `name`, made if need be, marked as mentioned by the
     /// current response; `None` if every entry was mentioned by it already.
     fn track(&mut self, name: &ItemName) -> Option<&mut Tracked> {
-        let now = self.responses;
+        let current = self.responses;
         let index = match self.limits.iter().position(|l| l.name == *name) {
             Some(i) => i,
             None => self.make_room(name)?,
         };
         let l = self.limits.get_mut(index)?;
-        l.mentioned = now;
+        l.mentioned = current;
         Some(l)
     }
 

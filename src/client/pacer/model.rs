@@ -98,13 +98,22 @@ impl<S: Slots, const N: usize> Pacer<S, N> {
 
     /// Like [`new`](Pacer::new), with the model starting from `state`,
     /// what the client already used (for instance, kept from an earlier
-    /// run). A `state` made by another policy is ignored.
+    /// run). A `state` whose limits are not of the policy's kinds, in its
+    /// order, is ignored: the model then starts fresh.
     pub fn with_state(policy: &Policy<S, N>, state: &PolicyState<S, N>) -> Self {
         let mut pacer = Pacer::new(policy);
-        let states = (0..policy.len()).map(|i| state.get(i).cloned());
-        let copied: Option<heapless::Vec<AnyState<S>, N>> = states.collect();
-        if let Some(copied) = copied.filter(|c| c.len() == pacer.states.len()) {
-            pacer.states = copied;
+        let fits = |i: usize, l: &AnyLimit<S>| {
+            let s = state.get(i);
+            s.is_some_and(|s| with_limit!(l, s, |_l, _s| true, false))
+        };
+        let all_fit = policy.iter().enumerate().all(|(i, (_, l))| fits(i, l));
+        if all_fit && state.get(policy.len()).is_none() {
+            let copies = pacer.states.iter_mut().enumerate();
+            for (i, mine) in copies {
+                if let Some(s) = state.get(i) {
+                    *mine = s.clone();
+                }
+            }
         }
         pacer
     }
@@ -286,7 +295,7 @@ fn force_charge<S: Slots>(limit: &AnyLimit<S>, state: &mut AnyState<S>, now: Ins
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::limit::SlidingWindow;
+    use crate::limit::{SlidingWindow, TokenBucket};
 
     fn one_window(quota: u32, secs: u64) -> Policy<[u64; 8]> {
         Policy::new()
@@ -302,6 +311,22 @@ mod tests {
         let policy = one_window(2, 10);
         let other: Policy<[u64; 8]> = Policy::new();
         let pacer = Pacer::with_state(&policy, &other.new_state());
+        assert_eq!(pacer.model_remaining("w", Instant::ZERO), Some(2));
+    }
+
+    #[test]
+    fn a_pacer_starts_from_a_state_of_its_own_policy() {
+        let policy = one_window(2, 10);
+        let mut state = policy.new_state();
+        policy.check(&mut state, Instant::ZERO, 1).unwrap();
+        let pacer = Pacer::with_state(&policy, &state);
+        assert_eq!(pacer.model_remaining("w", Instant::ZERO), Some(1));
+
+        // Same length, another kind: ignored.
+        let bucket: Policy<[u64; 8]> = Policy::new()
+            .with("w", TokenBucket::new(2, Duration::from_secs(1)).unwrap())
+            .unwrap();
+        let pacer = Pacer::with_state(&bucket, &state);
         assert_eq!(pacer.model_remaining("w", Instant::ZERO), Some(2));
     }
 
