@@ -302,14 +302,10 @@ impl Intruder {
     }
 }
 
-/// Runs `client` against `server` for a day, with think times from `seed`.
-fn run_day(
-    server: &mut Server,
-    client: &mut dyn Client,
-    intruder: &mut Intruder,
-    think: Think,
-    seed: u64,
-) -> Vec<Sent> {
+/// Runs `client` against a fresh server for a day, with think times from
+/// `seed`.
+fn run_day(client: &mut dyn Client, other: &mut Intruder, think: Think, seed: u64) -> Vec<Sent> {
+    let server = &mut Server::confirmed();
     let mut rng = Rng::new(seed);
     let end = Instant::ZERO.saturating_add(DAY);
     let mut now = Instant::ZERO;
@@ -319,7 +315,7 @@ fn run_day(
         if now >= end {
             return sent;
         }
-        let after_interference = intruder.act(server, now);
+        let after_interference = other.act(server, now);
         client.on_sent(now);
         let response = server.handle(now);
         let behind = client.on_response(now, &response);
@@ -357,13 +353,7 @@ fn oracle(think: Think, seed: u64) -> u64 {
     if let Some(count) = known {
         return count;
     }
-    let day = run_day(
-        &mut Server::confirmed(),
-        &mut Oracle,
-        &mut Intruder::none(),
-        think,
-        seed,
-    );
+    let day = run_day(&mut Oracle, &mut Intruder::none(), think, seed);
     assert_eq!(refused(&day), 0, "the oracle is never refused");
     let count = admitted(&day);
     COUNTS.lock().unwrap().push((key, seed, count));
@@ -376,87 +366,67 @@ fn confirmed_pacer() -> Pacer<HeapSlots> {
 
 const SEEDS: [u64; 2] = [1, 2];
 
-#[test]
-fn a_client_paced_by_the_confirmed_policy_is_never_refused_and_gets_the_oracles_count() {
+/// Runs a day alone for each seed and kind of think time, and checks that
+/// the client made by `client` is never refused, gets at least 95% of the
+/// oracle's count and, without pauses, every request the day allows (see
+/// [`DAY_QUOTA`]). Returns each day with the oracle's count.
+fn alone_all_day(label: &str, client: impl Fn() -> Box<dyn Client>) -> Vec<(Vec<Sent>, u64)> {
+    let mut days = Vec::new();
     for seed in SEEDS {
         for think in [Think::Short, Think::WithPauses] {
-            let mut client = ModelOnly(confirmed_pacer());
-            let day = run_day(
-                &mut Server::confirmed(),
-                &mut client,
-                &mut Intruder::none(),
-                think,
-                seed,
+            let day = run_day(&mut *client(), &mut Intruder::none(), think, seed);
+            assert_eq!(refused(&day), 0, "{label}, seed {seed}");
+            let (got, best) = (admitted(&day), oracle(think, seed));
+            eprintln!("{label}, seed {seed}: {got} of the oracle's {best}");
+            assert!(
+                got * 100 >= best * 95,
+                "{label}, seed {seed}: {got} of {best}"
             );
-            assert_eq!(refused(&day), 0, "seed {seed}");
-
-            // The model is the server's own limiter: it is exactly as fast
-            // as the oracle.
-            let got = admitted(&day);
-            assert_eq!(got, oracle(think, seed), "seed {seed}");
-
             if let Think::Short = think {
-                assert_eq!(got, DAY_QUOTA, "seed {seed}: every request allowed");
+                assert_eq!(
+                    got, DAY_QUOTA,
+                    "{label}, seed {seed}: every request allowed"
+                );
             }
+            days.push((day, best));
         }
+    }
+    days
+}
+
+#[test]
+fn a_client_paced_by_the_confirmed_policy_is_never_refused_and_gets_the_oracles_count() {
+    let days = alone_all_day("model", || Box::new(ModelOnly(confirmed_pacer())));
+
+    // The model is the server's own limiter: it is exactly as fast as the
+    // oracle.
+    for (day, best) in days {
+        assert_eq!(admitted(&day), best);
     }
 }
 
 #[test]
 fn a_pacer_fed_its_responses_is_never_refused_and_nearly_as_fast_as_the_oracle() {
-    for seed in SEEDS {
-        for think in [Think::Short, Think::WithPauses] {
-            let mut client = ModelAndHeaders(confirmed_pacer());
-            let day = run_day(
-                &mut Server::confirmed(),
-                &mut client,
-                &mut Intruder::none(),
-                think,
-                seed,
-            );
-            assert_eq!(refused(&day), 0, "seed {seed}");
-            assert!(day.iter().all(|s| s.behind == 0), "nothing to resync");
-            let (got, best) = (admitted(&day), oracle(think, seed));
-            eprintln!("model+headers seed {seed}: {got} of {best}");
-            assert!(got * 100 >= best * 95, "seed {seed}: {got} of {best}");
-            if let Think::Short = think {
-                assert_eq!(got, DAY_QUOTA, "seed {seed}: every request allowed");
-            }
-        }
+    let days = alone_all_day("model and headers", || {
+        Box::new(ModelAndHeaders(confirmed_pacer()))
+    });
+    for (day, _) in days {
+        assert!(day.iter().all(|s| s.behind == 0), "nothing to resync");
     }
 }
 
 #[test]
 fn a_client_paced_by_headers_alone_is_never_refused_and_nearly_as_fast_as_the_oracle() {
-    for seed in SEEDS {
-        for think in [Think::Short, Think::WithPauses] {
-            let mut client = HeadersOnly(HeaderPacer::new());
-            let day = run_day(
-                &mut Server::confirmed(),
-                &mut client,
-                &mut Intruder::none(),
-                think,
-                seed,
-            );
-            assert_eq!(refused(&day), 0, "seed {seed}");
-            let (got, best) = (admitted(&day), oracle(think, seed));
-            eprintln!("headers seed {seed}: {got} of {best}");
-            assert!(got * 100 >= best * 95, "seed {seed}: {got} of {best}");
-            if let Think::Short = think {
-                assert_eq!(got, DAY_QUOTA, "seed {seed}: every request allowed");
-            }
-        }
-    }
+    alone_all_day("headers", || Box::new(HeadersOnly(HeaderPacer::new())));
 }
 
 #[test]
 fn a_client_paced_by_headers_alone_is_refused_at_most_its_first_request() {
     // Someone used the whole burst window just before the client starts.
     for seed in SEEDS {
-        let mut server = Server::confirmed();
         let mut intruder = Intruder::at(vec![(Instant::ZERO, 60)]);
         let mut client = HeadersOnly(HeaderPacer::new());
-        let day = run_day(&mut server, &mut client, &mut intruder, Think::Short, seed);
+        let day = run_day(&mut client, &mut intruder, Think::Short, seed);
         assert!(!day[0].allowed, "the first request goes blind");
         assert_eq!(refused(&day[1..]), 0, "seed {seed}");
     }
@@ -480,13 +450,7 @@ fn a_pacer_resyncs_when_another_client_shares_the_quota() {
     for seed in SEEDS {
         let mut intruder = Intruder::random(&mut Rng::new(seed + 100), 12);
         let mut client = ModelAndHeaders(confirmed_pacer());
-        let day = run_day(
-            &mut Server::confirmed(),
-            &mut client,
-            &mut intruder,
-            Think::WithPauses,
-            seed,
-        );
+        let day = run_day(&mut client, &mut intruder, Think::WithPauses, seed);
         let refusals = refused_only_after_interference(&day);
         assert!(refusals <= 12, "at most one refusal per episode");
         resynced += day.iter().filter(|s| s.behind > 0).count();
@@ -503,13 +467,7 @@ fn a_header_pacer_is_refused_only_right_after_another_client_consumed() {
     for seed in SEEDS {
         let mut intruder = Intruder::random(&mut Rng::new(seed + 100), 12);
         let mut client = HeadersOnly(HeaderPacer::new());
-        let day = run_day(
-            &mut Server::confirmed(),
-            &mut client,
-            &mut intruder,
-            Think::WithPauses,
-            seed,
-        );
+        let day = run_day(&mut client, &mut intruder, Think::WithPauses, seed);
         assert!(refused_only_after_interference(&day) <= 12);
     }
 }
@@ -522,13 +480,7 @@ fn without_headers_the_model_keeps_being_refused_after_another_client_consumed()
     for seed in SEEDS {
         let mut intruder = Intruder::random(&mut Rng::new(seed + 100), 12);
         let mut client = ModelOnly(confirmed_pacer());
-        let day = run_day(
-            &mut Server::confirmed(),
-            &mut client,
-            &mut intruder,
-            Think::WithPauses,
-            seed,
-        );
+        let day = run_day(&mut client, &mut intruder, Think::WithPauses, seed);
         refusals += refused(&day);
         episodes += 12;
     }
@@ -551,13 +503,7 @@ fn a_pacer_that_learnt_once_of_another_clients_use_is_never_refused_again() {
             pacer: confirmed_pacer(),
             learnt: false,
         };
-        let day = run_day(
-            &mut Server::confirmed(),
-            &mut client,
-            &mut intruder,
-            Think::Short,
-            seed,
-        );
+        let day = run_day(&mut client, &mut intruder, Think::Short, seed);
         assert_eq!(day[0].behind, 60, "30 in each window");
         assert!(client.learnt);
         assert_eq!(refused(&day), 0, "seed {seed}");
@@ -573,13 +519,7 @@ fn a_pacer_that_never_learns_of_another_clients_use_is_refused() {
     // The control for the test above: the same start, no header read.
     let mut intruder = Intruder::at(vec![(Instant::ZERO, 30)]);
     let mut client = ModelOnly(confirmed_pacer());
-    let day = run_day(
-        &mut Server::confirmed(),
-        &mut client,
-        &mut intruder,
-        Think::Short,
-        1,
-    );
+    let day = run_day(&mut client, &mut intruder, Think::Short, 1);
     assert!(refused(&day) > 0);
 }
 

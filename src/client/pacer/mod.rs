@@ -109,6 +109,23 @@ impl Seen {
     }
 }
 
+/// A response's three fields, parsed.
+struct Fields {
+    policy: Option<PolicyField>,
+    rate_limit: Option<RateLimitField>,
+    retry_after: Option<Duration>,
+}
+
+impl Fields {
+    fn parse(policy: Option<&[u8]>, limit: Option<&[u8]>, retry: Option<&[u8]>) -> Self {
+        Fields {
+            policy: policy.map(PolicyField::parse),
+            rate_limit: limit.map(RateLimitField::parse),
+            retry_after: retry.and_then(parse_retry_after),
+        }
+    }
+}
+
 /// One limit learnt from headers.
 #[derive(Clone, Debug)]
 struct Tracked {
@@ -221,10 +238,8 @@ impl HeaderPacer {
         rate_limit: Option<&[u8]>,
         retry_after: Option<&[u8]>,
     ) {
-        let policy = policy.map(PolicyField::parse);
-        let rate_limit = rate_limit.map(RateLimitField::parse);
-        let retry_after = retry_after.and_then(parse_retry_after);
-        self.on_fields(now, policy.as_ref(), rate_limit.as_ref(), retry_after);
+        let f = Fields::parse(policy, rate_limit, retry_after);
+        self.on_fields(now, f.policy.as_ref(), f.rate_limit.as_ref(), f.retry_after);
     }
 
     /// Like [`on_response`](HeaderPacer::on_response), with the fields

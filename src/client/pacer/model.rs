@@ -3,8 +3,8 @@
 use core::fmt;
 use core::time::Duration;
 
-use super::HeaderPacer;
-use crate::client::headers::{PolicyField, RateLimitField, RateLimitItem, parse_retry_after};
+use super::{Fields, HeaderPacer};
+use crate::client::headers::{PolicyField, RateLimitField, RateLimitItem};
 use crate::limit::{AnyLimit, AnyState, Decision, Limit, MAX_LIMITS, Policy, PolicyState, Slots};
 use crate::time::Instant;
 
@@ -168,10 +168,8 @@ impl<S: Slots, const N: usize> Pacer<S, N> {
         rate_limit: Option<&[u8]>,
         retry_after: Option<&[u8]>,
     ) -> u64 {
-        let policy = policy.map(PolicyField::parse);
-        let rate_limit = rate_limit.map(RateLimitField::parse);
-        let retry_after = retry_after.and_then(parse_retry_after);
-        self.on_fields(now, policy.as_ref(), rate_limit.as_ref(), retry_after)
+        let f = Fields::parse(policy, rate_limit, retry_after);
+        self.on_fields(now, f.policy.as_ref(), f.rate_limit.as_ref(), f.retry_after)
     }
 
     /// Like [`on_response`](Pacer::on_response), with the fields already
