@@ -106,6 +106,7 @@ fn a_malformed_member_is_skipped_and_the_others_kept() {
         r#""x";q=1;w=-5"#,
         r#""x";Q=1"#,
         r#""x";q=1 junk"#,
+        r#""x";q=1)"#,
         r#""x"q=1"#,
         r#"x;q=1"#,
         r#"7;q=1"#,
