@@ -33,6 +33,11 @@
 //! - [`limit`]: the limit kinds, their decisions and all-or-nothing policies.
 //! - [`http`]: status and header values for success and 429 responses.
 //! - [`preset`]: the default policies for each kind of key.
+//! - [`policy`]: tiers, paid plans and policy sets loaded through serde.
+//! - [`credential`]: the key format, Bearer parsing, key lifecycle and
+//!   authorization requests (RFC 8628 model).
+//! - [`client`]: pacing from a policy or from RateLimit headers, and
+//!   RFC 8628 polling.
 //!
 //! # Features
 //!

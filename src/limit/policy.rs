@@ -181,19 +181,32 @@ impl<S: Slots> AnyLimit<S> {
         }
     }
 
-    fn peek(&self, state: &AnyState<S>, now: Instant, cost: u32) -> Option<Decision> {
+    /// True if `state` is of this limit's kind.
+    pub fn matches(&self, state: &AnyState<S>) -> bool {
+        dispatch!(self, state, |_l, _s| true, false)
+    }
+
+    /// [`Limit::peek`] on the matching kind; `None` if `state` is of another
+    /// kind or `cost` exceeds the capacity.
+    pub fn peek(&self, state: &AnyState<S>, now: Instant, cost: u32) -> Option<Decision> {
         dispatch!(self, state, |l, s| l.peek(s, now, cost).ok(), None)
     }
 
-    fn assess(&self, state: &mut AnyState<S>, now: Instant, cost: u32) -> Option<Decision> {
+    /// [`Limit::assess`] on the matching kind; `None` if `state` is of
+    /// another kind or `cost` exceeds the capacity.
+    pub fn assess(&self, state: &mut AnyState<S>, now: Instant, cost: u32) -> Option<Decision> {
         dispatch!(self, state, |l, s| l.assess(s, now, cost).ok(), None)
     }
 
-    fn charge(&self, state: &mut AnyState<S>, now: Instant, cost: u32) {
+    /// [`Limit::charge`] on the matching kind; nothing if `state` is of
+    /// another kind.
+    pub fn charge(&self, state: &mut AnyState<S>, now: Instant, cost: u32) {
         dispatch!(self, state, |l, s| l.charge(s, now, cost), ())
     }
 
-    fn is_idle(&self, state: &AnyState<S>, now: Instant) -> bool {
+    /// [`Limit::is_idle`] on the matching kind; `false` if `state` is of
+    /// another kind.
+    pub fn is_idle(&self, state: &AnyState<S>, now: Instant) -> bool {
         dispatch!(self, state, |l, s| l.is_idle(s, now), false)
     }
 }

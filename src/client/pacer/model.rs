@@ -5,22 +5,8 @@ use core::time::Duration;
 
 use super::{Fields, HeaderPacer};
 use crate::client::headers::{PolicyField, RateLimitField, RateLimitItem};
-use crate::limit::{AnyLimit, AnyState, Decision, Limit, MAX_LIMITS, Policy, PolicyState, Slots};
+use crate::limit::{AnyLimit, AnyState, Decision, MAX_LIMITS, Policy, PolicyState, Slots};
 use crate::time::Instant;
-
-/// Runs `$body` with `$l` and `$s` bound to the matching limit and state,
-/// or evaluates `$other` when they are of different kinds.
-macro_rules! with_limit {
-    ($limit:expr, $state:expr, |$l:ident, $s:ident| $body:expr, $other:expr) => {
-        match ($limit, $state) {
-            (AnyLimit::Sliding($l), AnyState::Sliding($s)) => $body,
-            (AnyLimit::Compact($l), AnyState::Compact($s)) => $body,
-            (AnyLimit::Bucket($l), AnyState::Bucket($s)) => $body,
-            (AnyLimit::Fixed($l), AnyState::Fixed($s)) => $body,
-            _ => $other,
-        }
-    };
-}
 
 /// A pacer that runs a known policy locally and learns from headers too.
 ///
@@ -104,7 +90,7 @@ impl<S: Slots, const N: usize> Pacer<S, N> {
         let mut pacer = Pacer::new(policy);
         let fits = |i: usize, l: &AnyLimit<S>| {
             let s = state.get(i);
-            s.is_some_and(|s| with_limit!(l, s, |_l, _s| true, false))
+            s.is_some_and(|s| l.matches(s))
         };
         let all_fit = policy.iter().enumerate().all(|(i, (_, l))| fits(i, l));
         if all_fit && state.get(policy.len()).is_none() {
@@ -136,7 +122,7 @@ impl<S: Slots, const N: usize> Pacer<S, N> {
     pub fn delay(&self, now: Instant) -> Duration {
         let model = self
             .pairs()
-            .map(|(l, s)| with_limit!(l, s, |l, s| wait(l.peek(s, now, 1)), Duration::ZERO))
+            .map(|(l, s)| wait(l.peek(s, now, 1)))
             .fold(Duration::ZERO, Duration::max);
         let model = if model.is_zero() {
             model
@@ -254,16 +240,15 @@ impl<S: Slots, const N: usize> Pacer<S, N> {
 }
 
 /// The wait a single-limit decision imposes.
-fn wait<E>(decision: Result<Decision, E>) -> Duration {
+fn wait(decision: Option<Decision>) -> Duration {
     decision
-        .ok()
         .and_then(|d| d.retry_after())
         .unwrap_or(Duration::ZERO)
 }
 
 /// Units `limit` has left at `now`.
 fn remaining<S: Slots>(limit: &AnyLimit<S>, state: &AnyState<S>, now: Instant) -> Option<u32> {
-    let decision = with_limit!(limit, state, |l, s| l.peek(s, now, 0).ok(), None)?;
+    let decision = limit.peek(state, now, 0)?;
     match decision {
         Decision::Allowed(a) => Some(a.remaining),
         Decision::Denied(d) => Some(d.remaining),
@@ -278,16 +263,9 @@ fn force_charge<S: Slots>(limit: &AnyLimit<S>, state: &mut AnyState<S>, now: Ins
         return;
     }
     let cost = cost.min(limit.capacity());
-    with_limit!(
-        limit,
-        state,
-        |l, s| {
-            // Tidy the state first, as a check would.
-            let _ = l.assess(s, now, cost);
-            l.charge(s, now, cost);
-        },
-        ()
-    );
+    // Tidy the state first, as a check would.
+    let _ = limit.assess(state, now, cost);
+    limit.charge(state, now, cost);
 }
 
 #[cfg(test)]
