@@ -69,14 +69,45 @@ pub const UNAUTHORIZED: u16 = 401;
 /// `400 Bad Request`.
 pub const BAD_REQUEST: u16 = 400;
 
-/// A `tchar` of RFC 9110 §5.6.2: the characters of an auth-scheme.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
+/// Class bit: a `tchar` of RFC 9110 §5.6.2, a character of an auth-scheme.
+const TCHAR: u8 = 1;
 
-/// A character of a b64token other than the trailing `=` (RFC 6750 §2.1).
-fn is_b64token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+/// Class bit: a b64token character other than the trailing `=` (RFC 6750
+/// §2.1).
+const B64TOKEN: u8 = 2;
+
+/// The class bits of every byte: one lookup per character on the hot path.
+// Evaluated at compile time, where an out-of-bounds index fails the build.
+#[allow(clippy::indexing_slicing)]
+const CLASSES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() {
+            table[b] = TCHAR | B64TOKEN;
+        }
+        b += 1;
+    }
+    let tchar_only = b"!#$%&'*^`|";
+    let mut i = 0;
+    while i < tchar_only.len() {
+        table[tchar_only[i] as usize] = TCHAR;
+        i += 1;
+    }
+    let both = b"-._~+";
+    let mut i = 0;
+    while i < both.len() {
+        table[both[i] as usize] = TCHAR | B64TOKEN;
+        i += 1;
+    }
+    table[b'/' as usize] = B64TOKEN;
+    table
+};
+
+/// True if `b` has the class bit `class`.
+fn is(class: u8, b: u8) -> bool {
+    CLASSES.get(usize::from(b)).is_some_and(|c| c & class != 0)
 }
 
 /// Printable ASCII other than `"` and `\`: what may stand inside a quoted
@@ -115,7 +146,7 @@ pub fn parse_token(value: Option<&[u8]>) -> Result<&[u8], BearerError> {
     };
 
     // The auth-scheme is a token, compared without regard to case.
-    let scheme_len = value.iter().take_while(|&&b| is_tchar(b)).count();
+    let scheme_len = value.iter().take_while(|&&b| is(TCHAR, b)).count();
     let (scheme, rest) = value
         .split_at_checked(scheme_len)
         .ok_or(BearerError::BadCharacter)?;
@@ -137,7 +168,7 @@ pub fn parse_token(value: Option<&[u8]>) -> Result<&[u8], BearerError> {
     }
 
     // b64token: at least one token character, then only `=`, then the end.
-    let chars = token.iter().take_while(|&&b| is_b64token_char(b)).count();
+    let chars = token.iter().take_while(|&&b| is(B64TOKEN, b)).count();
     let padding = token.iter().skip(chars).take_while(|&&b| b == b'=').count();
     if chars == 0 || chars + padding != token.len() {
         return Err(BearerError::BadCharacter);
@@ -598,6 +629,16 @@ mod tests {
             assert_eq!(Realm::new(bad), Err(RealmError), "{bad:?}");
         }
         assert_eq!(Realm::new("").map(|r| r.as_str()), Ok(""));
+    }
+
+    #[test]
+    fn character_classes_match_the_rfc_lists() {
+        for b in 0..=u8::MAX {
+            let tchar = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+            let b64 = b.is_ascii_alphanumeric() || b"-._~+/".contains(&b);
+            assert_eq!(is(TCHAR, b), tchar, "tchar {b}");
+            assert_eq!(is(B64TOKEN, b), b64, "b64token {b}");
+        }
     }
 
     #[test]

@@ -431,9 +431,11 @@ impl KeyFormat {
             len: u8::try_from(input.len()).map_err(|_| KeyError::WrongLength)?,
             prefix_len: self.prefix_len,
         };
-        for (dst, src) in key.text.iter_mut().zip(input) {
-            *dst = *src;
-        }
+        let dst = key
+            .text
+            .get_mut(..input.len())
+            .ok_or(KeyError::WrongLength)?;
+        dst.copy_from_slice(input);
         Ok(key)
     }
 }
