@@ -3,5 +3,6 @@
 
 pub mod authorization;
 pub mod bearer;
+pub mod digest;
 pub mod key;
 pub mod lifecycle;
