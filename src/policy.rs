@@ -33,6 +33,7 @@
 use core::fmt;
 use core::time::Duration;
 
+use crate::credential::key::KeyFormat;
 use crate::limit::{
     AnyLimit, CompactWindow, FixedWindow, LimitError, Name, Policy, PolicyError, SlidingWindow,
     Slots, TokenBucket,
@@ -101,7 +102,7 @@ pub enum FailureMode {
 pub struct PolicySet<S> {
     base: [Policy<S>; 3],
     plans: heapless::Vec<(Name, [Option<Policy<S>>; 3]), MAX_PLANS>,
-    prefix: KeyPrefix,
+    format: KeyFormat,
     scope: Scope,
     on_store_failure: FailureMode,
 }
@@ -118,7 +119,7 @@ impl<S: Slots> PolicySet<S> {
         Ok(PolicySet {
             base: [preset::pre_confirmation()?, confirmed.clone(), confirmed],
             plans: heapless::Vec::new(),
-            prefix: KeyPrefix::default(),
+            format: KeyFormat::DEFAULT,
             scope: Scope::Account,
             on_store_failure: FailureMode::Closed,
         })
@@ -150,9 +151,14 @@ impl<S: Slots> PolicySet<S> {
         self.plans.iter().map(|(n, _)| n.as_str())
     }
 
+    /// The key format: the prefix every key starts with.
+    pub fn key_format(&self) -> &KeyFormat {
+        &self.format
+    }
+
     /// The prefix every key starts with.
     pub fn key_prefix(&self) -> &str {
-        self.prefix.as_str()
+        self.format.prefix()
     }
 
     /// Whether limits are charged per account or per key.
@@ -178,53 +184,6 @@ impl fmt::Display for UnknownPlan {
 
 impl core::error::Error for UnknownPlan {}
 
-/// A key prefix: 1 to 8 lowercase ASCII letters or digits followed by `_`
-/// (at most 9 bytes in all). The default is `jcr_`.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct KeyPrefix(heapless::String<9>);
-
-impl KeyPrefix {
-    /// Validates `prefix`.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigErrorKind::BadPrefix`] if it is not 1 to 8 lowercase letters
-    /// or digits followed by `_`.
-    pub fn new(prefix: &str) -> Result<KeyPrefix, ConfigErrorKind> {
-        let body = prefix.strip_suffix('_').ok_or(ConfigErrorKind::BadPrefix)?;
-        let ok = (1..=8).contains(&body.len())
-            && body
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-        if !ok {
-            return Err(ConfigErrorKind::BadPrefix);
-        }
-        heapless::String::try_from(prefix)
-            .map(KeyPrefix)
-            .map_err(|_| ConfigErrorKind::BadPrefix)
-    }
-
-    /// The prefix.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Default for KeyPrefix {
-    fn default() -> Self {
-        let mut s = heapless::String::new();
-        // Cannot fail: 4 bytes fit in 9.
-        let _ = s.push_str("jcr_");
-        KeyPrefix(s)
-    }
-}
-
-impl fmt::Debug for KeyPrefix {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
 /// What is wrong with a configuration value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConfigErrorKind {
@@ -234,7 +193,7 @@ pub enum ConfigErrorKind {
     Policy(PolicyError),
     /// A `bucket` limit needs `burst`; other kinds take none.
     Burst,
-    /// The key prefix is not 1 to 8 lowercase letters or digits then `_`.
+    /// The key prefix is not 1 to 7 lowercase letters or digits then `_`.
     BadPrefix,
     /// A plan name is not a valid name, or is given twice.
     BadPlanName,
@@ -253,7 +212,7 @@ impl fmt::Display for ConfigErrorKind {
                 f.write_str("`burst` is required for kind \"bucket\" and allowed for no other")
             }
             ConfigErrorKind::BadPrefix => {
-                f.write_str("key prefix must be 1 to 8 lowercase letters or digits followed by '_'")
+                f.write_str("key prefix must be 1 to 7 lowercase letters or digits followed by '_'")
             }
             ConfigErrorKind::BadPlanName => f.write_str("plan name is invalid or given twice"),
             ConfigErrorKind::TooManyPlans => write!(f, "at most {MAX_PLANS} plans"),
@@ -502,8 +461,9 @@ mod config {
             })?;
 
             if let Some(prefix) = &config.key_prefix {
-                set.prefix = KeyPrefix::new(prefix)
-                    .map_err(|k| ConfigError::new(k, format_args!("key_prefix")))?;
+                set.format = KeyFormat::new(prefix).map_err(|_| {
+                    ConfigError::new(ConfigErrorKind::BadPrefix, format_args!("key_prefix"))
+                })?;
             }
             set.scope = config.scope;
             set.on_store_failure = config.on_store_failure;
@@ -543,19 +503,6 @@ mod config {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn prefixes_are_validated() {
-        assert!(KeyPrefix::new("jcr_").is_ok());
-        assert!(KeyPrefix::new("ab12cd34_").is_ok());
-        for bad in ["jcr", "_", "JCR_", "abcdefghi_", "a-b_", "jcr__"] {
-            assert_eq!(
-                KeyPrefix::new(bad),
-                Err(ConfigErrorKind::BadPrefix),
-                "{bad}"
-            );
-        }
-    }
 
     #[test]
     fn an_unknown_plan_is_an_error() {

@@ -75,8 +75,12 @@ fn a_paid_plan_raises_the_tiers_it_names_and_inherits_the_others() {
 fn an_invalid_value_names_its_field() {
     let cases = [
         (
+            r#"key_prefix = "abcdefgh_""#,
+            "key_prefix: key prefix must be 1 to 7 lowercase letters or digits followed by '_'",
+        ),
+        (
             r#"key_prefix = "JCR""#,
-            "key_prefix: key prefix must be 1 to 8 lowercase letters or digits followed by '_'",
+            "key_prefix: key prefix must be 1 to 7 lowercase letters or digits followed by '_'",
         ),
         (
             r#"tiers.confirmed = [{ name = "hourly", kind = "sliding", quota = 10, window = 0 }]"#,
