@@ -36,6 +36,8 @@
 //! - [`policy`]: tiers, paid plans and policy sets loaded through serde.
 //! - [`credential`]: the key format, Bearer parsing, key lifecycle and
 //!   authorization requests (RFC 8628 model).
+//! - [`verify`]: the whole pipeline, from an `Authorization` header to a
+//!   response's status and fields.
 //! - [`client`]: pacing from a policy or from RateLimit headers, and
 //!   RFC 8628 polling.
 //!
@@ -87,6 +89,7 @@ pub mod preset;
 #[cfg(target_has_atomic = "64")]
 pub mod sync;
 pub mod time;
+pub mod verify;
 
 /// Compiles and runs the README's example as a doctest.
 #[cfg(doctest)]

@@ -76,7 +76,7 @@ impl fmt::Display for NameError {
 impl core::error::Error for NameError {}
 
 /// Any of the limit kinds, so that one policy can mix them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub enum AnyLimit<S> {
     /// An exact sliding window.
     Sliding(SlidingWindow<S>),
@@ -87,6 +87,20 @@ pub enum AnyLimit<S> {
     /// A fixed window.
     Fixed(FixedWindow),
 }
+
+impl<S> PartialEq for AnyLimit<S> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (AnyLimit::Sliding(a), AnyLimit::Sliding(b)) => a == b,
+            (AnyLimit::Compact(a), AnyLimit::Compact(b)) => a == b,
+            (AnyLimit::Bucket(a), AnyLimit::Bucket(b)) => a == b,
+            (AnyLimit::Fixed(a), AnyLimit::Fixed(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl<S> Eq for AnyLimit<S> {}
 
 impl<S> From<SlidingWindow<S>> for AnyLimit<S> {
     fn from(l: SlidingWindow<S>) -> Self {
@@ -238,10 +252,18 @@ impl<S: Slots> AnyLimit<S> {
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Policy<S, const N: usize = MAX_LIMITS> {
     limits: heapless::Vec<(Name, AnyLimit<S>), N>,
 }
+
+impl<S, const N: usize> PartialEq for Policy<S, N> {
+    fn eq(&self, other: &Self) -> bool {
+        self.limits == other.limits
+    }
+}
+
+impl<S, const N: usize> Eq for Policy<S, N> {}
 
 impl<S: Slots, const N: usize> Default for Policy<S, N> {
     fn default() -> Self {
@@ -326,6 +348,46 @@ impl<S: Slots, const N: usize> Policy<S, N> {
             let _ = states.push(l.new_state());
         }
         PolicyState { states }
+    }
+
+    /// A state for this policy that keeps what `old_state`, made by `old`,
+    /// knows: for the lifetime of a key whose tier or plan changes.
+    ///
+    /// Each limit takes over the state of the old limit with the same name:
+    /// the whole state if the two limits are equal, the held units if both
+    /// are exact sliding windows (the newest ones, up to the new quota), and
+    /// a fresh state otherwise. Limits of other names start fresh. A state
+    /// not made by `old` gives a fresh state.
+    pub fn adopt<const M: usize>(
+        &self,
+        old: &Policy<S, M>,
+        old_state: &PolicyState<S, M>,
+    ) -> PolicyState<S, N> {
+        let mut state = self.new_state();
+        if old_state.states.len() != old.limits.len() {
+            return state;
+        }
+        for ((name, limit), mine) in self.limits.iter().zip(state.states.iter_mut()) {
+            let previous = old
+                .limits
+                .iter()
+                .zip(old_state.states.iter())
+                .find(|((n, _), _)| n == name);
+            let Some(((_, old_limit), theirs)) = previous else {
+                continue;
+            };
+            match (limit, old_limit, &mut *mine, theirs) {
+                _ if limit == old_limit && limit.matches(theirs) => *mine = theirs.clone(),
+                (
+                    AnyLimit::Sliding(_),
+                    AnyLimit::Sliding(_),
+                    AnyState::Sliding(new),
+                    AnyState::Sliding(previous),
+                ) => new.adopt(previous),
+                _ => {}
+            }
+        }
+        state
     }
 
     /// Decides without charging.

@@ -329,6 +329,23 @@ impl<S: Slots> SlidingWindowState<S> {
         }
     }
 
+    /// Takes over the units `other` holds, keeping the newest when this
+    /// state holds fewer, and the latest time it saw.
+    ///
+    /// Keeping the newest is exact: a window that can hold only `cap` units
+    /// frees its next unit when the oldest of the newest `cap` leaves.
+    pub(crate) fn adopt<T: AsRef<[u64]>>(&mut self, other: &SlidingWindowState<T>) {
+        self.len = 0;
+        self.head = 0;
+        let skip = other.len.saturating_sub(self.cap);
+        for n in skip..other.len {
+            if let Some(t) = other.nth_oldest(n) {
+                self.push(t);
+            }
+        }
+        self.latest = self.latest.max(other.latest);
+    }
+
     /// A borrowed view of this state without its `n` oldest entries.
     fn skipping(&self, n: u32) -> SlidingWindowState<SlotsView<'_>> {
         let n = n.min(self.len);
