@@ -258,7 +258,7 @@ impl fmt::Display for ConfigError {
 impl core::error::Error for ConfigError {}
 
 #[cfg(feature = "serde")]
-pub use config::{Config, LimitKind, LimitSpec, PlanSpec, TierSpecs};
+pub use config::{Config, LimitKind, LimitSpec, Limits, PlanSpec, TierSpecs, policy_from_specs};
 
 #[cfg(feature = "serde")]
 mod config {
@@ -392,6 +392,20 @@ mod config {
         fn from(e: LimitError) -> Self {
             ConfigErrorKind::Limit(e)
         }
+    }
+
+    /// Builds a policy from a list of limit specifications, for limits a
+    /// configuration holds outside the tiers (a server's own endpoints, say);
+    /// `at` names the list in errors.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming the first invalid field under `at`.
+    pub fn policy_from_specs<S: Slots>(
+        limits: &Limits,
+        at: &dyn fmt::Display,
+    ) -> Result<Policy<S>, ConfigError> {
+        build_policy(limits, at)
     }
 
     /// Builds the policy for one tier's limit list; `at` names the list.

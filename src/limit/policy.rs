@@ -441,7 +441,10 @@ impl<S: Slots, const N: usize> Policy<S, N> {
     /// True if every limit's state is idle at `now`: the state may be
     /// dropped and recreated without changing any decision.
     pub fn is_idle(&self, state: &PolicyState<S, N>, now: Instant) -> bool {
-        self.pairs(&state.states).all(|(l, s)| l.is_idle(s, now))
+        // A state of another policy is never idle: it is not this policy's
+        // to judge.
+        state.states.len() == self.limits.len()
+            && self.pairs(&state.states).all(|(l, s)| l.is_idle(s, now))
     }
 
     fn pairs<'a>(
