@@ -226,9 +226,7 @@ pub async fn authorize(
 
     let result = transact(&*app.store, |tx| {
         // The endpoint's own limits, all-or-nothing across address and email.
-        if let Err(limited) = charge_authorize(&app, tx, &address, &email, now) {
-            return Err(limited);
-        }
+        charge_authorize(&app, tx, &address, &email, now)?;
 
         // What the lifecycle decides for this email.
         let account_id = tx.account(&email).map(|a| a.id);

@@ -14,6 +14,10 @@
 //! | `POST /v1/keys`, `GET /v1/keys`, `DELETE /v1/keys/{id}` | permanent keys |
 //! | `GET /v1/feeds`, `GET /v1/me` | protected resources |
 
+// Handlers answer early with a whole `Response` as their error: boxing it
+// would only add an allocation per refused request.
+#![allow(clippy::result_large_err)]
+
 pub mod api;
 pub mod config;
 pub mod page;
