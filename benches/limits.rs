@@ -58,30 +58,87 @@ const BURST: u32 = 60;
 
 /// Requests replayed to check the admitted share before timing: 10⁴ steps,
 /// about 17 hours of traffic.
-const MIX_STEPS: u32 = 10_000;
+const MIX_STEPS: u64 = 10_000;
 
-/// Times `iters` checks, each after advancing a fresh manual clock by
-/// [`STEP`] and reading it.
-fn time_checks<R>(iters: u64, mut check: impl FnMut(Instant) -> R) -> Duration {
+/// Where a run's decisions go: nowhere when it is timed; into a vector
+/// when the mix is checked before timing.
+type Record<'a> = Option<&'a mut Vec<bool>>;
+
+/// Runs `iters` requests one [`STEP`] apart on a fresh manual clock: each
+/// advances the clock, reads it, checks, and passes the decision through
+/// `black_box`; with `record`, it also notes whether each was admitted.
+///
+/// The mix check and the timing run the same instance of this loop, so the
+/// code timed is the code checked, and each limit's `check` has one call
+/// site in this binary: the compiler's inlining choice is then the one a
+/// service calling it from one place would get, on both sides of
+/// `vs_governor`.
+fn drive<R>(
+    iters: u64,
+    mut record: Record<'_>,
+    mut check: impl FnMut(Instant) -> R,
+    admitted: impl Fn(&R) -> bool,
+) -> Duration {
     let clock = ManualClock::new(Instant::ZERO);
     let start = std::time::Instant::now();
     for _ in 0..iters {
         clock.advance(STEP);
-        black_box(check(clock.now()));
+        let decision = check(clock.now());
+        if let Some(r) = record.as_deref_mut() {
+            r.push(admitted(&decision));
+        }
+        black_box(decision);
     }
     start.elapsed()
 }
 
-/// The decisions `check` makes over [`MIX_STEPS`] steps of [`STEP`]:
-/// `true` where admitted.
-fn replay(mut check: impl FnMut(Instant) -> bool) -> Vec<bool> {
-    let mut now = Instant::ZERO;
-    (0..MIX_STEPS)
-        .map(|_| {
-            now = now.saturating_add(STEP);
-            check(now)
-        })
-        .collect()
+/// [`drive`] on a fresh state of `limit`.
+fn run_limit<L: Limit>(limit: &L, iters: u64, record: Record<'_>) -> Duration {
+    let limit = black_box(limit);
+    let mut state = limit.new_state();
+    drive(
+        iters,
+        record,
+        |now| limit.check(&mut state, now, 1),
+        |d| matches!(d, Ok(d) if d.is_allowed()),
+    )
+}
+
+/// [`drive`] on a fresh state of `policy`.
+fn run_policy(policy: &Policy<HeapSlots>, iters: u64, record: Record<'_>) -> Duration {
+    let policy = black_box(policy);
+    let mut state = policy.new_state();
+    drive(
+        iters,
+        record,
+        |now| policy.check(&mut state, now, 1),
+        |d| matches!(d, Ok(d) if d.is_allowed()),
+    )
+}
+
+/// The same loop as [`drive`] on a fresh governor limiter, whose `check`
+/// reads governor's fake clock itself.
+fn run_governor(quota: Quota, iters: u64, mut record: Record<'_>) -> Duration {
+    let clock = FakeRelativeClock::default();
+    let limiter = black_box(RateLimiter::direct_with_clock(quota, clock.clone()));
+    let start = std::time::Instant::now();
+    for _ in 0..iters {
+        clock.advance(STEP);
+        let decision = limiter.check();
+        if let Some(r) = record.as_deref_mut() {
+            r.push(decision.is_ok());
+        }
+        let _ = black_box(decision);
+    }
+    start.elapsed()
+}
+
+/// The decisions `run` makes over [`MIX_STEPS`] requests: `true` where
+/// admitted.
+fn replay(run: impl FnOnce(u64, Record<'_>) -> Duration) -> Vec<bool> {
+    let mut decisions = Vec::new();
+    run(MIX_STEPS, Some(&mut decisions));
+    decisions
 }
 
 /// Asserts that the traffic took both paths, about half of it admitted.
@@ -112,61 +169,17 @@ fn confirmed_policy() -> Policy<HeapSlots> {
     preset::confirmed::<HeapSlots>().expect("heap slots hold any quota")
 }
 
-/// Replays the traffic on a fresh state of `limit`.
-fn replay_limit<L: Limit>(limit: &L) -> Vec<bool> {
-    let mut state = limit.new_state();
-    replay(|now| {
-        limit
-            .check(&mut state, now, 1)
-            .is_ok_and(|d| d.is_allowed())
-    })
-}
-
-/// Replays the traffic on a fresh state of `policy`.
-fn replay_policy(policy: &Policy<HeapSlots>) -> Vec<bool> {
-    let mut state = policy.new_state();
-    replay(|now| {
-        policy
-            .check(&mut state, now, 1)
-            .is_ok_and(|d| d.is_allowed())
-    })
-}
-
-/// Replays the traffic on a fresh governor limiter.
-fn replay_governor() -> Vec<bool> {
-    let clock = FakeRelativeClock::default();
-    let limiter = RateLimiter::direct_with_clock(governor_quota(), clock.clone());
-    let mut decisions = Vec::new();
-    for _ in 0..MIX_STEPS {
-        clock.advance(STEP);
-        decisions.push(limiter.check().is_ok());
-    }
-    decisions
-}
-
 /// Benchmarks `check` of one limit kind, after asserting the mix.
-fn bench_limit<L: Limit + Clone>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, limit: L) {
-    assert_mix(name, &replay_limit(&limit));
-    group.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            let limit = black_box(limit.clone());
-            let mut state = limit.new_state();
-            time_checks(iters, |now| limit.check(&mut state, now, 1))
-        })
-    });
+fn bench_limit<L: Limit>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, limit: L) {
+    assert_mix(name, &replay(|n, r| run_limit(&limit, n, r)));
+    group.bench_function(name, |b| b.iter_custom(|n| run_limit(&limit, n, None)));
 }
 
 /// Benchmarks the confirmed policy's `check`, after asserting the mix.
 fn bench_policy(group: &mut BenchmarkGroup<'_, WallTime>, name: &str) {
     let policy = confirmed_policy();
-    assert_mix(name, &replay_policy(&policy));
-    group.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            let policy = black_box(policy.clone());
-            let mut state = policy.new_state();
-            time_checks(iters, |now| policy.check(&mut state, now, 1))
-        })
-    });
+    assert_mix(name, &replay(|n, r| run_policy(&policy, n, r)));
+    group.bench_function(name, |b| b.iter_custom(|n| run_policy(&policy, n, None)));
 }
 
 /// One benchmark per limit kind, then the confirmed policy.
@@ -190,8 +203,8 @@ fn limits(c: &mut Criterion) {
 /// one group so that their ratios come from one run.
 fn vs_governor(c: &mut Criterion) {
     // Same algorithm, same parameters: the decisions must agree step by step.
-    let ours = replay_limit(&keyrate_bucket());
-    let theirs = replay_governor();
+    let ours = replay(|n, r| run_limit(&keyrate_bucket(), n, r));
+    let theirs = replay(|n, r| run_governor(governor_quota(), n, r));
     assert_mix("governor", &theirs);
     assert_eq!(
         ours, theirs,
@@ -201,17 +214,7 @@ fn vs_governor(c: &mut Criterion) {
     let mut group = c.benchmark_group("vs_governor");
     bench_limit(&mut group, "keyrate", keyrate_bucket());
     group.bench_function("governor", |b| {
-        b.iter_custom(|iters| {
-            let clock = FakeRelativeClock::default();
-            let quota = black_box(governor_quota());
-            let limiter = black_box(RateLimiter::direct_with_clock(quota, clock.clone()));
-            let start = std::time::Instant::now();
-            for _ in 0..iters {
-                clock.advance(STEP);
-                let _ = black_box(limiter.check());
-            }
-            start.elapsed()
-        })
+        b.iter_custom(|n| run_governor(black_box(governor_quota()), n, None))
     });
     bench_policy(&mut group, "keyrate_policy");
     group.finish();
@@ -222,7 +225,7 @@ fn vs_governor(c: &mut Criterion) {
 fn clocks(c: &mut Criterion) {
     let mut group = c.benchmark_group("clock_only");
     group.bench_function("keyrate_manual_clock", |b| {
-        b.iter_custom(|iters| time_checks(iters, |now| now))
+        b.iter_custom(|n| drive(n, None, |now| now, |_| true))
     });
     group.bench_function("governor_fake_clock", |b| {
         b.iter_custom(|iters| {
