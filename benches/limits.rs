@@ -25,6 +25,12 @@
 //! decision through `black_box`. The limits themselves go through
 //! `black_box` once per sample, so no quota is folded into the code.
 //!
+//! governor's `check` is generic, so it is compiled into this binary, where
+//! the optimizer may or may not inline its state update; keyrate's token
+//! bucket is not generic, so its `check` is called out of line unless keyrate
+//! marks it `#[inline]` or the build uses LTO. Both are what a service built
+//! with the default release profile gets.
+//!
 //! # `clock_only`
 //!
 //! The same loops with no check: the cost of the clocks alone, to subtract
