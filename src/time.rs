@@ -188,9 +188,24 @@ impl ManualClock {
         self.store(now.0);
     }
 
-    /// Moves the time forward by `d`, stopping at [`Instant::MAX`].
+    /// Moves the time forward by `d`, stopping at [`Instant::MAX`]. Two
+    /// threads advancing at once both count.
     pub fn advance(&self, d: Duration) {
-        self.set(self.now().saturating_add(d));
+        let nanos = duration_nanos(d).unwrap_or(u64::MAX);
+        self.add(nanos);
+    }
+
+    #[cfg(target_has_atomic = "64")]
+    fn add(&self, nanos: u64) {
+        use core::sync::atomic::Ordering::SeqCst;
+        let _ = self
+            .nanos
+            .fetch_update(SeqCst, SeqCst, |t| Some(t.saturating_add(nanos)));
+    }
+
+    #[cfg(not(target_has_atomic = "64"))]
+    fn add(&self, nanos: u64) {
+        self.nanos.set(self.nanos.get().saturating_add(nanos));
     }
 
     #[cfg(target_has_atomic = "64")]
@@ -280,6 +295,22 @@ mod tests {
     fn ceil_secs_rounds_up_and_saturates() {
         assert_eq!(ceil_secs(Duration::from_nanos(999_999_999)), 1);
         assert_eq!(ceil_secs(Duration::MAX), u64::MAX);
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn manual_clock_advances_from_two_threads_lose_nothing() {
+        let c = ManualClock::new(Instant::ZERO);
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    for _ in 0..100_000 {
+                        c.advance(Duration::from_nanos(1));
+                    }
+                });
+            }
+        });
+        assert_eq!(c.now(), Instant::from_nanos(200_000));
     }
 
     #[test]

@@ -116,6 +116,7 @@ impl TokenBucket {
     ///
     /// A TAT that would pass [`Instant::MAX`] is refused: within
     /// `burst × period` of the end of time the bucket admits less, never more.
+    #[inline]
     fn decide(&self, tat: u64, now: u64, cost: u32) -> (Decision, u64) {
         let base = tat.max(now);
         let queued = base - now;
@@ -169,6 +170,7 @@ impl Limit for TokenBucket {
         }
     }
 
+    #[inline]
     fn peek(
         &self,
         state: &TokenBucketState,
@@ -179,6 +181,7 @@ impl Limit for TokenBucket {
         Ok(self.decide(state.tat, now.as_nanos(), cost).0)
     }
 
+    #[inline]
     fn assess(
         &self,
         state: &mut TokenBucketState,
@@ -188,6 +191,7 @@ impl Limit for TokenBucket {
         self.peek(state, now, cost)
     }
 
+    #[inline]
     fn check(
         &self,
         state: &mut TokenBucketState,
@@ -200,6 +204,7 @@ impl Limit for TokenBucket {
         Ok(decision)
     }
 
+    #[inline]
     fn charge(&self, state: &mut TokenBucketState, now: Instant, cost: u32) {
         if cost == 0 {
             return;

@@ -116,6 +116,7 @@ impl CompactWindow {
         })
     }
 
+    #[inline]
     fn decide(&self, state: &CompactWindowState, now: u64, cost: u32) -> Decision {
         let (oldest, newest) = self.span_at(now);
         let held = self.held_at(state, now);
@@ -162,6 +163,7 @@ impl Limit for CompactWindow {
         }
     }
 
+    #[inline]
     fn peek(
         &self,
         state: &CompactWindowState,
@@ -173,6 +175,7 @@ impl Limit for CompactWindow {
         Ok(self.decide(state, now, cost))
     }
 
+    #[inline]
     fn assess(
         &self,
         state: &mut CompactWindowState,
@@ -185,6 +188,7 @@ impl Limit for CompactWindow {
         Ok(self.decide(state, now, cost))
     }
 
+    #[inline]
     fn charge(&self, state: &mut CompactWindowState, now: Instant, cost: u32) {
         let now = effective(now, state.latest);
         state.advance(self.bucket, now);

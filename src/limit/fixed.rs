@@ -80,6 +80,7 @@ impl FixedWindow {
         state.latest = now;
     }
 
+    #[inline]
     fn decide(&self, used: u32, now: u64, cost: u32) -> Decision {
         let remaining = self.quota.saturating_sub(used);
         let reset = self.reset_at(Instant::from_nanos(now)).as_nanos();
@@ -110,6 +111,7 @@ impl Limit for FixedWindow {
         }
     }
 
+    #[inline]
     fn peek(
         &self,
         state: &FixedWindowState,
@@ -121,6 +123,7 @@ impl Limit for FixedWindow {
         Ok(self.decide(self.used_at(state, now), now, cost))
     }
 
+    #[inline]
     fn assess(
         &self,
         state: &mut FixedWindowState,
@@ -133,6 +136,7 @@ impl Limit for FixedWindow {
         Ok(self.decide(state.count, now, cost))
     }
 
+    #[inline]
     fn charge(&self, state: &mut FixedWindowState, now: Instant, cost: u32) {
         let now = effective(now, state.latest);
         self.advance(state, now);

@@ -7,7 +7,7 @@
 //!
 //! | kind | guarantee | state |
 //! |---|---|---|
-//! | [`SlidingWindow`] | never more than `quota` in any window; admits whenever that stays true | 16 bytes + 8 per unit held |
+//! | [`SlidingWindow`] | never more than `quota` in any window; admits whenever that stays true | 24 bytes + 8 per unit of quota (`[u64; N]`: 8N) |
 //! | [`CompactWindow`] | never more than `quota` in any window; refuses early by at most one bucket (`window / 15`) | 72 bytes |
 //! | [`TokenBucket`] | `burst` at once, then one per `period` (GCRA) | 8 bytes |
 //! | [`FixedWindow`] | never more than `quota` per aligned window | 16 bytes |
@@ -256,11 +256,13 @@ fn window_nanos(window: Duration) -> Result<u64, LimitError> {
 }
 
 /// `max(now, latest)`: the time a request is judged at (see the module docs).
+#[inline]
 fn effective(now: Instant, latest: u64) -> u64 {
     now.as_nanos().max(latest)
 }
 
 /// Rejects a cost above `capacity`.
+#[inline]
 fn ensure_fits(cost: u32, capacity: u32) -> Result<(), CostTooLarge> {
     if cost > capacity {
         Err(CostTooLarge { cost, capacity })
@@ -270,6 +272,7 @@ fn ensure_fits(cost: u32, capacity: u32) -> Result<(), CostTooLarge> {
 }
 
 /// A denial at `now` lifting at `at` (nanoseconds), never shorter than 1 ns.
+#[inline]
 fn denial(remaining: u32, now: u64, at: u64) -> Decision {
     let wait = at.saturating_sub(now).max(1);
     Decision::Denied(Denied {
@@ -280,6 +283,7 @@ fn denial(remaining: u32, now: u64, at: u64) -> Decision {
 }
 
 /// An allowance with `remaining` units left and the next unit back at `at`.
+#[inline]
 fn allowance(remaining: u32, now: u64, at: u64) -> Decision {
     Decision::Allowed(Allowed {
         remaining,

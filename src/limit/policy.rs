@@ -404,8 +404,11 @@ impl<S: Slots, const N: usize> Policy<S, N> {
         cost: u32,
     ) -> Result<PolicyDecision<N>, PolicyCheckError> {
         self.validate(state, cost)?;
-        let decisions = self.pairs(&state.states).map(|(l, s)| l.peek(s, now, cost));
-        combine(decisions)
+        let mut folded = Fold::default();
+        for (index, (l, s)) in self.pairs(&state.states).enumerate() {
+            folded.add(index, l.peek(s, now, cost))?;
+        }
+        Ok(folded.finish())
     }
 
     /// Decides and, if every limit allows, charges every limit.
@@ -413,6 +416,7 @@ impl<S: Slots, const N: usize> Policy<S, N> {
     /// # Errors
     ///
     /// As [`peek`](Policy::peek); the state is then unchanged.
+    #[inline]
     pub fn check(
         &self,
         state: &mut PolicyState<S, N>,
@@ -422,12 +426,12 @@ impl<S: Slots, const N: usize> Policy<S, N> {
         self.validate(state, cost)?;
 
         // Ask every limit first; tidying never changes a decision.
-        let decisions = self
-            .limits
-            .iter()
-            .zip(state.states.iter_mut())
-            .map(|((_, l), s)| l.assess(s, now, cost));
-        let decision = combine(decisions)?;
+        let mut folded = Fold::default();
+        let pairs = self.limits.iter().zip(state.states.iter_mut());
+        for (index, ((_, l), s)) in pairs.enumerate() {
+            folded.add(index, l.assess(s, now, cost))?;
+        }
+        let decision = folded.finish();
 
         // Charge only when all allowed.
         if decision.is_allowed() {
@@ -470,30 +474,46 @@ impl<S: Slots, const N: usize> Policy<S, N> {
 }
 
 /// Folds per-limit decisions into one: allowed if all allow, otherwise the
-/// denial that lifts last.
-fn combine<const N: usize>(
-    decisions: impl Iterator<Item = Option<Decision>>,
-) -> Result<PolicyDecision<N>, PolicyCheckError> {
-    let mut allowed = heapless::Vec::new();
-    let mut denied: Option<Denied> = None;
-    for (index, decision) in decisions.enumerate() {
+/// denial that lifts last. A plain loop over this keeps the hot path free of
+/// iterator adapters over `Option<Decision>`.
+struct Fold<const N: usize> {
+    allowed: heapless::Vec<Allowed, N>,
+    denied: Option<Denied>,
+}
+
+impl<const N: usize> Default for Fold<N> {
+    fn default() -> Self {
+        Fold {
+            allowed: heapless::Vec::new(),
+            denied: None,
+        }
+    }
+}
+
+impl<const N: usize> Fold<N> {
+    #[inline]
+    fn add(&mut self, index: usize, decision: Option<Decision>) -> Result<(), PolicyCheckError> {
         match decision.ok_or(PolicyCheckError::ForeignState)? {
+            // Cannot fail: at most N limits.
             Decision::Allowed(a) => {
-                // Cannot fail: at most N limits.
-                let _ = allowed.push(a);
+                let _ = self.allowed.push(a);
             }
             Decision::Denied(d) => {
-                let later = denied.is_none_or(|w| d.retry_after > w.retry_after);
-                if later {
-                    denied = Some(Denied { limit: index, ..d });
+                if self.denied.is_none_or(|w| d.retry_after > w.retry_after) {
+                    self.denied = Some(Denied { limit: index, ..d });
                 }
             }
         }
+        Ok(())
     }
-    Ok(match denied {
-        Some(d) => PolicyDecision::Denied(d),
-        None => PolicyDecision::Allowed(allowed),
-    })
+
+    #[inline]
+    fn finish(self) -> PolicyDecision<N> {
+        match self.denied {
+            Some(d) => PolicyDecision::Denied(d),
+            None => PolicyDecision::Allowed(self.allowed),
+        }
+    }
 }
 
 /// The per-key state of a [`Policy`]: one state per limit, in order.

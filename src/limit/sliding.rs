@@ -47,7 +47,7 @@ impl Slots for alloc::boxed::Box<[u64]> {
 ///
 /// A unit admitted at `t` counts against every check at `t'` with
 /// `t <= t' < t + window`, and is free again from `t + window` on. The state
-/// keeps one 8-byte timestamp per unit held in the window, plus 16 bytes; `S`
+/// keeps one 8-byte timestamp per unit of quota, plus 24 bytes; `S`
 /// chooses where those timestamps live (see [`Slots`]). A request of cost `c`
 /// costs `O(c)` to charge; a check is amortized `O(1)`.
 ///
@@ -155,6 +155,7 @@ impl<S: Slots> SlidingWindow<S> {
     }
 
     /// Decides at `now` for a state whose expired entries are gone.
+    #[inline]
     fn decide<T: Slots>(&self, state: &SlidingWindowState<T>, now: u64, cost: u32) -> Decision {
         let held = state.len;
         let remaining = self.quota.saturating_sub(held);
@@ -216,6 +217,7 @@ impl<S: Slots> Limit for SlidingWindow<S> {
         }
     }
 
+    #[inline]
     fn peek(
         &self,
         state: &SlidingWindowState<S>,
@@ -231,6 +233,7 @@ impl<S: Slots> Limit for SlidingWindow<S> {
         Ok(self.decide(&view, now, cost))
     }
 
+    #[inline]
     fn assess(
         &self,
         state: &mut SlidingWindowState<S>,
@@ -244,6 +247,7 @@ impl<S: Slots> Limit for SlidingWindow<S> {
         Ok(self.decide(state, now, cost))
     }
 
+    #[inline]
     fn charge(&self, state: &mut SlidingWindowState<S>, now: Instant, cost: u32) {
         let now = effective(now, state.latest);
         state.latest = now;
@@ -290,9 +294,13 @@ impl<S: AsRef<[u64]>> SlidingWindowState<S> {
         Instant::from_nanos(self.latest)
     }
 
+    #[inline]
     fn index(&self, n: u32) -> usize {
-        let cap = u64::from(self.cap.max(1));
-        let i = (u64::from(self.head) + u64::from(n)) % cap;
+        // `head < cap` and `n <= cap`: one subtraction wraps the ring, no
+        // division on the hot path.
+        let i = u64::from(self.head) + u64::from(n);
+        let cap = u64::from(self.cap);
+        let i = if i >= cap { i - cap } else { i };
         usize::try_from(i).unwrap_or(0)
     }
 
@@ -309,9 +317,13 @@ impl<S: AsRef<[u64]>> SlidingWindowState<S> {
 }
 
 impl<S: Slots> SlidingWindowState<S> {
+    #[inline]
     fn pop_oldest(&mut self) {
         if self.len > 0 {
-            self.head = (self.head + 1) % self.cap.max(1);
+            self.head += 1;
+            if self.head >= self.cap {
+                self.head = 0;
+            }
             self.len -= 1;
         }
     }
