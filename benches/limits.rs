@@ -31,6 +31,11 @@
 //! marks it `#[inline]` or the build uses LTO. Both are what a service built
 //! with the default release profile gets.
 //!
+//! `keyrate_given_now` and `keyrate_policy_given_now` replay the same
+//! instants as keyrate is meant to be called: `now` is a value the caller
+//! already holds (a request's timestamp), computed here as `i × STEP`, with
+//! no clock read. governor has no such form: its `check` reads its clock.
+//!
 //! # `clock_only`
 //!
 //! The same loops with no check: the cost of the clocks alone, to subtract
@@ -223,6 +228,36 @@ fn vs_governor(c: &mut Criterion) {
         b.iter_custom(|n| run_governor(black_box(governor_quota()), n, None))
     });
     bench_policy(&mut group, "keyrate_policy");
+
+    // keyrate's own way of being called: `now` is a value the caller already
+    // has (a request timestamp), not a clock read. The same instants as
+    // above, computed as plain arithmetic instead of an atomic fake clock.
+    group.bench_function("keyrate_given_now", |b| {
+        b.iter_custom(|n| {
+            let limit = black_box(keyrate_bucket());
+            let mut state = limit.new_state();
+            let step = STEP.as_nanos() as u64;
+            let start = std::time::Instant::now();
+            for i in 1..=n {
+                let now = Instant::from_nanos(i * step);
+                black_box(limit.check(&mut state, black_box(now), 1).ok());
+            }
+            start.elapsed()
+        })
+    });
+    group.bench_function("keyrate_policy_given_now", |b| {
+        b.iter_custom(|n| {
+            let policy = black_box(preset::confirmed::<HeapSlots>().unwrap_or_default());
+            let mut state = policy.new_state();
+            let step = STEP.as_nanos() as u64;
+            let start = std::time::Instant::now();
+            for i in 1..=n {
+                let now = Instant::from_nanos(i * step);
+                black_box(policy.check(&mut state, black_box(now), 1).ok());
+            }
+            start.elapsed()
+        })
+    });
     group.finish();
 }
 

@@ -31,13 +31,9 @@
 //! `fixed`.
 
 use core::fmt;
-use core::time::Duration;
 
 use crate::credential::key::KeyFormat;
-use crate::limit::{
-    AnyLimit, CompactWindow, FixedWindow, LimitError, Name, Policy, PolicyError, SlidingWindow,
-    Slots, TokenBucket,
-};
+use crate::limit::{LimitError, Name, Policy, PolicyError, Slots};
 use crate::preset::{self, PresetError};
 
 /// The most plans a policy set holds.
@@ -231,6 +227,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
     fn new(kind: ConfigErrorKind, path: fmt::Arguments<'_>) -> ConfigError {
         let mut p = heapless::String::new();
         // A path longer than 64 bytes is cut short; the kind still tells.
@@ -262,7 +259,10 @@ pub use config::{Config, LimitKind, LimitSpec, Limits, PlanSpec, TierSpecs, poli
 
 #[cfg(feature = "serde")]
 mod config {
+    use core::time::Duration;
+
     use super::*;
+    use crate::limit::{AnyLimit, CompactWindow, FixedWindow, SlidingWindow, TokenBucket};
 
     /// Limit lists, at most [`MAX_LIMITS`](crate::limit::MAX_LIMITS) each.
     pub type Limits = heapless::Vec<LimitSpec, { crate::limit::MAX_LIMITS }>;

@@ -104,19 +104,25 @@ impl App {
     }
 
     /// Ends expired authorization requests, revoking keys approved but never
-    /// picked up. Returns how many requests ended.
+    /// picked up, and forgets requests that ended more than one request
+    /// lifetime ago (until then a poll still answers `expired_token`).
+    /// Returns how many requests ended now.
     pub fn sweep(&self) -> usize {
         let now = self.now();
+        let grace = self.config.authorization.expires_in();
         transact(&*self.store, |tx| {
             let mut ended = 0;
             for poll_id in tx.request_ids() {
                 let Some(row) = tx.request(&poll_id) else {
                     continue;
                 };
+                if now >= row.request.expires_at().saturating_add(grace) {
+                    tx.remove_request(&poll_id);
+                    continue;
+                }
                 let Ok(revoke) = row.request.expire(now) else {
                     continue;
                 };
-                tx.remove_request(&poll_id);
                 ended += 1;
                 if let Some(key) = revoke {
                     let digest = key.digest(&self.hasher);
