@@ -6,33 +6,53 @@ use core::hash::{BuildHasher, Hash};
 use super::{KeyedError, Latest, Limiter, SeededHash, TableFull, fresh};
 use crate::time::Instant;
 
+/// Slots per group: the control bytes of a group fill one `u64`.
+const GROUP: usize = 8;
+
+/// The control byte of an empty slot.
+const EMPTY: u8 = 0;
+
+/// Set in the control byte of every full slot; its other 7 bits are the top
+/// of the key's hash.
+const FULL: u8 = 0x80;
+
+/// `0x01` in every byte of a group word.
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+
+/// `0x80` in every byte of a group word.
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
 /// Limiter state for up to `N − N/8` keys in `N` inline slots, with no heap
 /// and no allocation on a check.
 ///
-/// `N` is a power of two from 8 to 2^31, checked at compile time. One slot in
-/// eight stays free so that a search for a missing key ends quickly. The
-/// table is open addressing with linear probing kept in Robin Hood order
-/// (an entry far from its home slot takes the place of one nearer to its
-/// own), which bounds how far a search runs even when the table is nearly
-/// full. Removal shifts the following entries back instead of leaving
-/// tombstones.
+/// `N` is a power of two, at least 8, checked at compile time. The slots
+/// form groups of 8, in the manner of the SwissTable design: each slot has a
+/// control byte (empty, or full with 7 bits of its key's hash), and a search
+/// compares a whole group's control bytes at once, as one `u64`, so it
+/// rarely branches on anything but the answer. A key lives in the first
+/// group from its home group with an empty slot; a group that a key had to
+/// pass is marked, and a search goes on past a group only if it is marked.
+/// Removal just empties the slot. One slot in eight stays free, so groups
+/// are rarely full.
 ///
-/// Each slot takes [`SLOT_BYTES`](FixedTable::SLOT_BYTES): a 4-byte hash tag
-/// plus an `Option<(K, L::State)>`. The whole table lives inside the value
-/// (about 28 bytes × `N` for `u64` keys and a token bucket), so a large one
-/// belongs in a `static`, a `Box` or a long-lived frame, not a small stack.
-/// A policy whose sliding windows store their slots on the heap allocates
-/// once per new key, when its state is made.
+/// Each slot takes [`SLOT_BYTES`](FixedTable::SLOT_BYTES): the key and its
+/// state, a control byte and a byte for the group mark (26 bytes for `u64`
+/// keys and a token bucket). The whole table lives inside the value, so a
+/// large one belongs in a `static`, a `Box` or a long-lived frame, not a
+/// small stack. A policy whose sliding windows store their slots on the
+/// heap allocates once per new key, when its state is made.
 ///
 /// See the [module docs](super) for eviction and for time going backwards.
 ///
 /// # Cost
 ///
-/// A check on a key the table holds hashes the key once and reads a few
-/// adjacent tags. Inserting a key into a full table first sweeps it (one
-/// pass over all `N` slots); a table that stays full of live keys pays that
-/// pass on every refused new key, so size it for the peak number of keys
-/// live within one window.
+/// A check on a key the table holds hashes the key once, reads the 8
+/// control bytes of its home group and then the entry; rarely the next
+/// group too. Inserting a key into a full table first sweeps it (one pass
+/// over all `N` slots, rehashing the keys it keeps); a table that stays full
+/// of live keys pays that pass on every refused new key, so size it for the
+/// peak number of keys live within one window. Marks left by removed keys
+/// only lengthen searches, and every sweep recomputes them.
 ///
 /// # Examples
 ///
@@ -56,23 +76,24 @@ use crate::time::Instant;
 pub struct FixedTable<K, L: Limiter, const N: usize, H = SeededHash> {
     limiter: L,
     hasher: H,
-    /// `0` for an empty slot, otherwise the key's hash with the top bit set.
-    tags: [u32; N],
+    /// One byte per slot: [`EMPTY`], or [`FULL`] and 7 bits of the hash.
+    control: [u8; N],
+    /// At the first slot of each group: a key was placed past this group
+    /// because it was full, so a search must not stop here.
+    passed: [bool; N],
     entries: [Option<(K, L::State)>; N],
     len: usize,
     latest: Latest,
 }
 
-/// Where a search for a key ended.
-enum Probe {
-    /// The key is in this slot.
-    Found(usize),
-    /// The key is absent; it belongs at this slot, this far from home.
-    Vacant { at: usize, distance: usize },
+/// What a key's hash says about where it lives.
+#[derive(Clone, Copy)]
+struct Hashed {
+    /// The group its search starts at.
+    group: usize,
+    /// Its control byte.
+    control: u8,
 }
-
-/// Marks a tag as occupied; the lower 31 bits are the hash's.
-const OCCUPIED: u32 = 1 << 31;
 
 impl<K, L, const N: usize, H> FixedTable<K, L, N, H>
 where
@@ -82,17 +103,18 @@ where
 {
     /// Rejects, at compile time, a slot count the table cannot use.
     const VALID_SIZE: () = assert!(
-        N.is_power_of_two() && N >= 8 && N <= 1 << 31,
-        "a FixedTable needs a power of two from 8 to 2^31 slots"
+        N.is_power_of_two() && N >= GROUP,
+        "a FixedTable needs a power of two of at least 8 slots"
     );
 
     /// The most keys the table holds: `N − N/8`.
     pub const CAPACITY: usize = N - N / 8;
 
-    /// Bytes taken by each of the `N` slots: the tag and the entry.
-    pub const SLOT_BYTES: usize = size_of::<u32>() + size_of::<Option<(K, L::State)>>();
+    /// Bytes taken by each of the `N` slots: the entry, its control byte
+    /// and the group mark.
+    pub const SLOT_BYTES: usize = 2 + size_of::<Option<(K, L::State)>>();
 
-    const MASK: usize = N.wrapping_sub(1);
+    const GROUP_MASK: usize = (N / GROUP).wrapping_sub(1);
 
     /// An empty table applying `limiter` to every key, hashing keys with
     /// `hasher`.
@@ -101,7 +123,8 @@ where
         FixedTable {
             limiter,
             hasher,
-            tags: [0; N],
+            control: [EMPTY; N],
+            passed: [false; N],
             entries: [const { None }; N],
             len: 0,
             latest: Latest::default(),
@@ -128,25 +151,22 @@ where
         cost: u32,
     ) -> Result<L::Decision, KeyedError<L::Error>> {
         let now = self.latest.observe(now);
-        let tag = self.tag(key);
-        match self.probe(key, tag) {
-            Probe::Found(i) => match self.entries.get_mut(i) {
-                Some(Some((_, state))) => self
-                    .limiter
-                    .check(state, now, cost)
-                    .map_err(KeyedError::Check),
-                // A found slot always holds an entry.
-                _ => Err(KeyedError::Full(self.full())),
-            },
-            Probe::Vacant { at, distance } => {
-                let fresh = fresh(&self.limiter, now, cost)?;
-                if let Some(state) = fresh.keep {
-                    self.store(at, distance, key, tag, state, now)
-                        .map_err(KeyedError::Full)?;
-                }
-                Ok(fresh.decision)
-            }
+        let hashed = self.hashed(key);
+        let found = self.find(key, hashed);
+        if let Some(Some((_, state))) = found.and_then(|i| self.entries.get_mut(i)) {
+            return self
+                .limiter
+                .check(state, now, cost)
+                .map_err(KeyedError::Check);
         }
+
+        // A new key: decide on a fresh state, store it if it stays live.
+        let fresh = fresh(&self.limiter, now, cost)?;
+        if let Some(state) = fresh.keep {
+            self.store(key, hashed, state, now)
+                .map_err(KeyedError::Full)?;
+        }
+        Ok(fresh.decision)
     }
 
     /// Drops every entry idle at `now` and returns how many were dropped.
@@ -159,10 +179,8 @@ where
 
     /// The state held for `key`, if any.
     pub fn get(&self, key: &K) -> Option<&L::State> {
-        match self.probe(key, self.tag(key)) {
-            Probe::Found(i) => self.entries.get(i)?.as_ref().map(|(_, s)| s),
-            Probe::Vacant { .. } => None,
-        }
+        let i = self.find(key, self.hashed(key))?;
+        self.entries.get(i)?.as_ref().map(|(_, s)| s)
     }
 
     /// Removes `key` and returns its state.
@@ -170,10 +188,8 @@ where
     /// Removing a live key forgets what it has spent: its next request
     /// starts from a fresh state.
     pub fn remove(&mut self, key: &K) -> Option<L::State> {
-        match self.probe(key, self.tag(key)) {
-            Probe::Found(i) => self.remove_at(i).map(|(_, s)| s),
-            Probe::Vacant { .. } => None,
-        }
+        let i = self.find(key, self.hashed(key))?;
+        self.remove_at(i).map(|(_, s)| s)
     }
 
     /// The number of keys held.
@@ -207,141 +223,156 @@ where
         }
     }
 
-    /// The tag of `key`: 31 bits of its hash, with [`OCCUPIED`] set.
+    /// The home group from the low bits of the hash, the control byte from
+    /// the top seven.
     #[inline]
-    fn tag(&self, key: &K) -> u32 {
-        // Truncation keeps the low bits, which choose the home slot.
-        (self.hasher.hash_one(key) as u32) | OCCUPIED
-    }
-
-    /// How far the entry tagged `tag` sits from its home when in slot `i`.
-    #[inline]
-    fn distance(i: usize, tag: u32) -> usize {
-        let home = tag as usize & Self::MASK;
-        i.wrapping_sub(home) & Self::MASK
-    }
-
-    /// Searches for `key` from its home slot. Robin Hood order lets a miss
-    /// stop at the first entry nearer to its own home than the search is.
-    #[inline]
-    fn probe(&self, key: &K, tag: u32) -> Probe {
-        let mut i = tag as usize & Self::MASK;
-        for distance in 0..N {
-            let t = self.tags.get(i).copied().unwrap_or(0);
-            if t == 0 || Self::distance(i, t) < distance {
-                return Probe::Vacant { at: i, distance };
-            }
-            if t == tag && self.entries.get(i).is_some_and(|e| Self::holds(e, key)) {
-                return Probe::Found(i);
-            }
-            i = (i + 1) & Self::MASK;
+    fn hashed(&self, key: &K) -> Hashed {
+        let hash = self.hasher.hash_one(key);
+        Hashed {
+            group: hash as usize & Self::GROUP_MASK,
+            control: FULL | (hash >> 57) as u8,
         }
-
-        // Unreachable: at least N/8 slots are always empty.
-        Probe::Vacant { at: i, distance: N }
     }
 
-    fn holds(entry: &Option<(K, L::State)>, key: &K) -> bool {
-        entry.as_ref().is_some_and(|(k, _)| k == key)
+    /// The control bytes of `group`, the first slot's in the low byte.
+    #[inline]
+    fn group_word(&self, group: usize) -> u64 {
+        let start = group * GROUP;
+        self.control
+            .get(start..start + GROUP)
+            .and_then(|bytes| <[u8; GROUP]>::try_from(bytes).ok())
+            .map_or(0, u64::from_le_bytes)
+    }
+
+    /// True if a search must go on past `group`.
+    #[inline]
+    fn was_passed(&self, group: usize) -> bool {
+        self.passed.get(group * GROUP).copied().unwrap_or(false)
+    }
+
+    /// The slot holding `key`, if any.
+    #[inline]
+    fn find(&self, key: &K, hashed: Hashed) -> Option<usize> {
+        let mut group = hashed.group;
+        for _ in 0..N / GROUP {
+            let mut hits = matching(self.group_word(group), hashed.control);
+            while hits != 0 {
+                let i = group * GROUP + first_byte(hits);
+                if let Some(Some((k, _))) = self.entries.get(i)
+                    && k == key
+                {
+                    return Some(i);
+                }
+                hits &= hits - 1;
+            }
+            if !self.was_passed(group) {
+                return None;
+            }
+            group = (group + 1) & Self::GROUP_MASK;
+        }
+        None
+    }
+
+    /// The first empty slot from the home group on, marking every full
+    /// group passed on the way.
+    fn vacant(&mut self, hashed: Hashed) -> Option<usize> {
+        let mut group = hashed.group;
+        for _ in 0..N / GROUP {
+            let empty = !self.group_word(group) & HIGH_BITS;
+            if empty != 0 {
+                return Some(group * GROUP + first_byte(empty));
+            }
+            if let Some(passed) = self.passed.get_mut(group * GROUP) {
+                *passed = true;
+            }
+            group = (group + 1) & Self::GROUP_MASK;
+        }
+        None
     }
 
     /// Stores a new key's state, first making room if the table is full.
-    /// The search for the key ended at `at`, `distance` from home.
     fn store(
         &mut self,
-        at: usize,
-        distance: usize,
         key: &K,
-        tag: u32,
+        hashed: Hashed,
         state: L::State,
         now: Instant,
     ) -> Result<(), TableFull> {
-        let (mut at, mut distance) = (at, distance);
-        if self.len >= Self::CAPACITY {
-            if self.sweep_at(now) == 0 {
-                return Err(self.full());
-            }
-
-            // The sweep moved entries: search again.
-            match self.probe(key, tag) {
-                Probe::Vacant { at: a, distance: d } => (at, distance) = (a, d),
-                Probe::Found(_) => return Err(self.full()),
-            }
+        if self.len >= Self::CAPACITY && self.sweep_at(now) == 0 {
+            return Err(self.full());
         }
-        self.insert_at(at, distance, tag, (key.clone(), state));
+        let Some(i) = self.vacant(hashed) else {
+            return Err(self.full());
+        };
+        if let (Some(c), Some(e)) = (self.control.get_mut(i), self.entries.get_mut(i)) {
+            *c = hashed.control;
+            *e = Some((key.clone(), state));
+            self.len += 1;
+        }
         Ok(())
     }
 
-    /// Places an entry whose search ended at `at`, `distance` from home,
-    /// displacing entries nearer their homes until an empty slot is reached.
-    fn insert_at(&mut self, at: usize, distance: usize, tag: u32, entry: (K, L::State)) {
-        let mut i = at;
-        let mut distance = distance;
-        let mut tag = tag;
-        let mut entry = Some(entry);
-        for _ in 0..N {
-            let (Some(t), Some(e)) = (self.tags.get_mut(i), self.entries.get_mut(i)) else {
-                return;
-            };
-            if *t == 0 {
-                *t = tag;
-                *e = entry;
-                self.len += 1;
-                return;
-            }
-
-            // Robin Hood: the entry nearer its home moves on.
-            let here = Self::distance(i, *t);
-            if here < distance {
-                core::mem::swap(t, &mut tag);
-                core::mem::swap(e, &mut entry);
-                distance = here;
-            }
-            i = (i + 1) & Self::MASK;
-            distance += 1;
-        }
-    }
-
-    /// Empties slot `i` and shifts the entries after it back by one, up to
-    /// the first empty slot or entry already at home.
+    /// Empties slot `i`.
     fn remove_at(&mut self, i: usize) -> Option<(K, L::State)> {
         let removed = self.entries.get_mut(i)?.take()?;
+        if let Some(c) = self.control.get_mut(i) {
+            *c = EMPTY;
+        }
         self.len -= 1;
-        let mut hole = i;
-        loop {
-            let next = (hole + 1) & Self::MASK;
-            let t = self.tags.get(next).copied().unwrap_or(0);
-            if t == 0 || Self::distance(next, t) == 0 {
-                break;
-            }
-            self.tags.swap(hole, next);
-            self.entries.swap(hole, next);
-            hole = next;
-        }
-        if let Some(t) = self.tags.get_mut(hole) {
-            *t = 0;
-        }
         Some(removed)
     }
 
-    /// Drops every entry idle at `now` (already observed).
+    /// Drops every entry idle at `now` (already observed), then recomputes
+    /// the group marks from the keys that remain.
     fn sweep_at(&mut self, now: Instant) -> usize {
         let before = self.len;
-        let mut i = 0;
-        while i < N && self.len > 0 {
-            // Removal shifts the next entry into `i`: look at `i` again.
+        for i in 0..N {
             let idle = match self.entries.get(i) {
                 Some(Some((_, state))) => self.limiter.is_idle(state, now),
                 _ => false,
             };
             if idle {
                 self.remove_at(i);
-            } else {
-                i += 1;
             }
         }
+        self.mark_passed_groups();
         before - self.len
     }
+
+    /// Marks exactly the groups that some key had to pass: those from its
+    /// home group up to, not including, the group it lives in.
+    fn mark_passed_groups(&mut self) {
+        self.passed.fill(false);
+        for i in 0..N {
+            let home = match self.entries.get(i) {
+                Some(Some((key, _))) => self.hashed(key).group,
+                _ => continue,
+            };
+            let mut group = home;
+            while group != i / GROUP {
+                if let Some(passed) = self.passed.get_mut(group * GROUP) {
+                    *passed = true;
+                }
+                group = (group + 1) & Self::GROUP_MASK;
+            }
+        }
+    }
+}
+
+/// The bytes of `word` equal to `byte`, as the high bit of each.
+///
+/// The borrow of the subtraction may also flag a byte just above a true
+/// match; callers compare keys, so a false match only costs a comparison.
+#[inline]
+fn matching(word: u64, byte: u8) -> u64 {
+    let x = word ^ LOW_BITS.wrapping_mul(u64::from(byte));
+    x.wrapping_sub(LOW_BITS) & !x & HIGH_BITS
+}
+
+/// The index of the lowest byte flagged in `bits`.
+#[inline]
+fn first_byte(bits: u64) -> usize {
+    (bits.trailing_zeros() / 8) as usize
 }
 
 impl<K, L, const N: usize, H> FixedTable<K, L, N, H>
@@ -419,6 +450,33 @@ mod tests {
         let spent_twice = TokenBucketState::from_tat(Instant::from_secs(3));
         assert_eq!(t.get(&3), Some(&spent_twice));
         assert_eq!(t.len(), 8);
+    }
+
+    #[test]
+    fn a_sweep_clears_the_marks_of_groups_no_key_passes_any_more() {
+        let mut t: FixedTable<u32, TokenBucket, 16, Collide> = FixedTable::new(bucket());
+        for k in 0..10 {
+            let cost = if k < 8 { 1 } else { 2 };
+            t.check(&k, Instant::ZERO, cost).unwrap();
+        }
+        assert!(t.was_passed(0));
+
+        // At 1 s the eight keys of group 0 are idle; the two past it are not.
+        assert_eq!(t.sweep(Instant::from_secs(1)), 8);
+        assert!(t.was_passed(0), "keys 8 and 9 still live past group 0");
+        assert!(t.get(&8).is_some() && t.get(&9).is_some());
+        assert_eq!(t.sweep(Instant::from_secs(2)), 2);
+        assert!(!t.was_passed(0));
+    }
+
+    #[test]
+    fn matching_flags_equal_bytes_and_maybe_the_byte_above() {
+        let word = u64::from_le_bytes([0x81, 0x00, 0x85, 0x81, 0x00, 0x00, 0x00, 0x00]);
+        let hits = matching(word, 0x81);
+        assert_eq!(hits & 0x80, 0x80);
+        assert_eq!(hits & (0x80 << 24), 0x80 << 24);
+        assert_eq!(hits & (0x80 << 16), 0, "0x85 is no match");
+        assert_eq!(first_byte(hits), 0);
     }
 
     #[test]
