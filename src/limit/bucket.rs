@@ -116,7 +116,33 @@ impl TokenBucket {
     ///
     /// A TAT that would pass [`Instant::MAX`] is refused: within
     /// `burst × period` of the end of time the bucket admits less, never more.
+    #[inline]
     fn decide(&self, tat: u64, now: u64, cost: u32) -> (Decision, u64) {
+        let base = tat.max(now);
+        let needed = self.cost_nanos(cost);
+
+        // How far the TAT would run ahead of `now` once this is charged.
+        let ahead = (base - now).saturating_add(needed);
+        let new_tat = match base.checked_add(needed) {
+            Some(t) if ahead <= self.depth => t,
+            _ => return (self.refusal(tat, now, cost), tat),
+        };
+
+        // `⌈ahead / T⌉` units are then missing, and the next comes back
+        // when the TAT is one period nearer: one division gives both.
+        let Some(last) = ahead.checked_sub(1) else {
+            return (allowance(self.burst, now, now), new_tat);
+        };
+        let missing = u32::try_from(last / self.period + 1).unwrap_or(u32::MAX);
+        let next_back = now.saturating_add(last % self.period + 1);
+        (
+            allowance(self.burst.saturating_sub(missing), now, next_back),
+            new_tat,
+        )
+    }
+
+    /// The denial of a request that does not fit at `now`.
+    fn refusal(&self, tat: u64, now: u64, cost: u32) -> Decision {
         let base = tat.max(now);
         let queued = base - now;
 
@@ -125,25 +151,14 @@ impl TokenBucket {
         let free = self.depth.saturating_sub(queued) / self.period;
         let free = u32::try_from(free).unwrap_or(u32::MAX).min(self.burst);
         let Some(new_tat) = base.checked_add(self.cost_nanos(cost)) else {
-            return (denial(free, now, u64::MAX), tat);
+            return denial(free, now, u64::MAX);
         };
         let ahead = new_tat - now;
-        if ahead > self.depth {
-            return (
-                denial(free, now, now.saturating_add(ahead - self.depth)),
-                tat,
-            );
-        }
-
-        // The next unit back is earned when the TAT is one period nearer.
-        let remaining = free.saturating_sub(cost);
-        let next_back = if remaining == self.burst {
-            now
-        } else {
-            let missing = u64::from(self.burst - remaining);
-            new_tat.saturating_sub((missing - 1) * self.period)
-        };
-        (allowance(remaining, now, next_back), new_tat)
+        denial(
+            free,
+            now,
+            now.saturating_add(ahead.saturating_sub(self.depth)),
+        )
     }
 }
 
@@ -186,6 +201,7 @@ impl Limit for TokenBucket {
         self.peek(state, now, cost)
     }
 
+    #[inline]
     fn check(
         &self,
         state: &mut TokenBucketState,
