@@ -159,8 +159,20 @@ where
                 .check(state, now, cost)
                 .map_err(KeyedError::Check);
         }
+        self.check_new(key, hashed, now, cost)
+    }
 
-        // A new key: decide on a fresh state, store it if it stays live.
+    /// Checks a request from a key the table does not hold: decides on a
+    /// fresh state and stores it if it stays live. Kept out of line, so
+    /// that the common case, a known key, stays small enough to inline.
+    #[cold]
+    fn check_new(
+        &mut self,
+        key: &K,
+        hashed: Hashed,
+        now: Instant,
+        cost: u32,
+    ) -> Result<L::Decision, KeyedError<L::Error>> {
         let fresh = fresh(&self.limiter, now, cost)?;
         if let Some(state) = fresh.keep {
             self.store(key, hashed, state, now)

@@ -172,6 +172,19 @@ impl<K: Hash + Eq + Clone, St, H: BuildHasher> Entries<K, St, H> {
         if let Some(state) = self.map.get_mut(key) {
             return limiter.check(state, now, cost).map_err(KeyedError::Check);
         }
+        self.check_new(limiter, key, now, cost)
+    }
+
+    /// A request from a key the map does not hold, kept out of line so that
+    /// the common case stays small enough to inline.
+    #[cold]
+    fn check_new<L: Limiter<State = St>>(
+        &mut self,
+        limiter: &L,
+        key: &K,
+        now: Instant,
+        cost: u32,
+    ) -> Result<L::Decision, KeyedError<L::Error>> {
         let fresh = fresh(limiter, now, cost)?;
         if let Some(state) = fresh.keep {
             self.make_room(limiter, now).map_err(KeyedError::Full)?;
