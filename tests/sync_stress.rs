@@ -5,10 +5,11 @@ use std::sync::Barrier;
 use std::thread;
 use std::time::Duration;
 
-use keyrate::limit::{HeapSlots, Limit, TokenBucket};
+use keyrate::limit::{Allowed, Decision, Denied, HeapSlots, Limit, TokenBucket};
 use keyrate::preset;
 use keyrate::sync::{AtomicTokenBucket, SharedLimiter, SharedTable};
 use keyrate::time::Instant;
+use proptest::prelude::*;
 
 const THREADS: usize = 8;
 
@@ -144,5 +145,70 @@ fn a_shared_table_admits_exactly_the_limit_for_each_of_many_keys() {
     for key in 0..64 {
         let total: usize = per_thread.iter().map(|a| a[key]).sum();
         assert_eq!(total, 60, "key {key}");
+    }
+}
+
+/// The token bucket's rules written out plainly, in `u128`: a request of
+/// cost `c` at `now` is admitted when `max(tat, now) + c·T − now ≤ burst·T`;
+/// `remaining` counts the whole periods left in `burst·T − ahead`, `reset`
+/// is when the next unit comes back, and a denial waits until the request
+/// fits.
+fn naive_bucket(burst: u32, period: u64, tat: u64, now: u64, cost: u32) -> (Decision, u64) {
+    let (b, t) = (u128::from(burst), u128::from(period));
+    let base = u128::from(tat.max(now));
+    let now = u128::from(now);
+    let ahead = base - now + u128::from(cost) * t;
+    let nanos = |n: u128| Duration::from_nanos(u64::try_from(n).unwrap());
+    if ahead > b * t {
+        let free = (b * t).saturating_sub(base - now) / t;
+        let denied = Denied {
+            limit: 0,
+            remaining: u32::try_from(free).unwrap(),
+            retry_after: nanos(ahead - b * t),
+        };
+        return (Decision::Denied(denied), tat);
+    }
+    let remaining = (b * t - ahead) / t;
+    let reset = if remaining == b {
+        0
+    } else {
+        ahead - (b - remaining - 1) * t
+    };
+    let allowed = Allowed {
+        remaining: u32::try_from(remaining).unwrap(),
+        reset: nanos(reset),
+    };
+    let new_tat = u64::try_from(now + ahead).unwrap();
+    (Decision::Allowed(allowed), new_tat)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// One thread, random steps (some backwards) and costs: every decision
+    /// and every state of the atomic bucket is the plain rules' one.
+    #[test]
+    fn the_atomic_bucket_follows_the_token_bucket_rules(
+        burst in 1u32..80,
+        period_ms in 1u64..20_000,
+        steps in proptest::collection::vec((-5_000i64..30_000, 0u32..80), 1..100),
+    ) {
+        let period = period_ms * 1_000_000;
+        let limit = TokenBucket::new(burst, Duration::from_nanos(period)).unwrap();
+        let shared = AtomicTokenBucket::new(limit);
+        let mut tat = 0u64;
+        let mut now = 1_000_000_000_000i64;
+        for (step_ms, cost) in steps {
+            now += step_ms * 1_000_000;
+            let at = Instant::from_nanos(now as u64);
+            if cost > burst {
+                prop_assert!(shared.check(at, cost).is_err());
+                continue;
+            }
+            let (want, next) = naive_bucket(burst, period, tat, now as u64, cost);
+            prop_assert_eq!(shared.check(at, cost).unwrap(), want);
+            tat = next;
+            prop_assert_eq!(shared.state().tat().as_nanos(), tat);
+        }
     }
 }
