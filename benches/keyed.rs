@@ -228,7 +228,8 @@ fn slot_sizes(_: &mut Criterion) {
         let state = size_of::<L::State>();
         let per_key = slot as f64 * 8.0 / 7.0;
         println!(
-            "fixed table slot, u64 id, {kind}: state {state} B, slot {slot} B, {per_key:.1} B per key when full"
+            "fixed table, u64 ids, {kind}: state {state} B, slot {slot} B, \
+             {per_key:.1} B per key when full"
         );
     }
     line::<TokenBucket>("token bucket");

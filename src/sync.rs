@@ -1,10 +1,15 @@
 //! Limiters shared between threads through `&self`.
 //!
-//! | type | state | cost of a check | needs |
-//! |---|---|---|---|
-//! | [`AtomicTokenBucket`] | one `AtomicU64` | a load and a compare-exchange; retried only when another thread changed the state in between | 64-bit atomics |
-//! | `SharedLimiter` | a `Mutex` around any limiter state | one lock: uncontended it is a pair of atomic operations; contended, threads take turns | `std` |
-//! | `SharedTable` | a keyed table split into shards, each behind its own `Mutex` | hashing the key twice (to pick a shard, then inside it) and one shard lock; threads contend only on keys in the same shard | `std` |
+//! - [`AtomicTokenBucket`] (64-bit atomics): its state is one `AtomicU64`. A
+//!   check costs a load and a compare-exchange, retried only when another
+//!   thread changed the state in between.
+//! - `SharedLimiter` (`std`): any limiter's state behind a `Mutex`. A check
+//!   costs one lock: uncontended, a pair of atomic operations; contended,
+//!   threads take turns.
+//! - `SharedTable` (`std`): a keyed table split into shards, each behind its
+//!   own `Mutex`. A check hashes the key twice (to pick the shard, then
+//!   inside it) and takes one shard lock; threads contend only on keys in
+//!   the same shard.
 //!
 //! A token bucket's whole state is one timestamp, so it fits one atomic word
 //! and needs no lock. Every other state (sliding windows, fixed windows,
@@ -46,10 +51,9 @@ use crate::time::Instant;
 ///
 /// let shared = AtomicTokenBucket::new(TokenBucket::new(10, Duration::from_secs(1))?);
 /// let t = Instant::from_secs(5);
+/// let ask = || (0..5).filter(|_| shared.check(t, 1).unwrap().is_allowed()).count();
 /// let admitted = std::thread::scope(|s| {
-///     let workers: Vec<_> = (0..4)
-///         .map(|_| s.spawn(|| (0..5).filter(|_| shared.check(t, 1).unwrap().is_allowed()).count()))
-///         .collect();
+///     let workers: Vec<_> = (0..4).map(|_| s.spawn(ask)).collect();
 ///     workers.into_iter().map(|w| w.join().unwrap()).sum::<usize>()
 /// });
 /// assert_eq!(admitted, 10);
@@ -169,9 +173,9 @@ mod with_std {
     /// let policy = keyrate::preset::confirmed::<keyrate::limit::HeapSlots>()?;
     /// let shared = SharedLimiter::new(policy);
     /// let t = Instant::from_secs(0);
+    /// let ask = || (0..40).filter(|_| shared.check(t, 1).unwrap().is_allowed()).count();
     /// let admitted = std::thread::scope(|s| {
-    ///     let a = s.spawn(|| (0..40).filter(|_| shared.check(t, 1).unwrap().is_allowed()).count());
-    ///     let b = s.spawn(|| (0..40).filter(|_| shared.check(t, 1).unwrap().is_allowed()).count());
+    ///     let (a, b) = (s.spawn(ask), s.spawn(ask));
     ///     a.join().unwrap() + b.join().unwrap()
     /// });
     /// assert_eq!(admitted, 60); // the 60-per-minute burst limit

@@ -252,7 +252,10 @@ proptest! {
     fn a_sharded_table_is_an_unbounded_map_while_time_moves_forward(
         ops in ops(20, 200),
     ) {
-        let forward: Vec<Op> = ops.into_iter().map(|o| Op { step_ms: o.step_ms.abs(), ..o }).collect();
+        let forward: Vec<Op> = ops
+            .into_iter()
+            .map(|o| Op { step_ms: o.step_ms.abs(), ..o })
+            .collect();
         let mut table = SharedTable::new(mixed(), 4).with_max_len_per_shard(100);
         agrees_with_model(mixed(), &mut table, &forward, 20, None);
     }

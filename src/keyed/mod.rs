@@ -5,10 +5,11 @@
 //! state the first time an id is seen. One [`Limiter`] (a lone [`Limit`] or a
 //! [`Policy`]) describes the rules for every key.
 //!
-//! | table | storage | when full |
-//! |---|---|---|
-//! | [`FixedTable`] | inline arrays, `N` slots chosen at compile time; nothing allocated | evicts idle keys, then refuses |
-//! | `GrowableTable` (`std`) | a `std` `HashMap`; allocates when it grows | optional maximum: evicts idle keys, then refuses |
+//! - [`FixedTable`]: inline arrays of `N` slots chosen at compile time;
+//!   nothing is allocated. When full, it evicts idle keys, then refuses.
+//! - `GrowableTable` (`std`): a `std` `HashMap` that allocates as it grows,
+//!   with an optional maximum; at the maximum it evicts idle keys, then
+//!   refuses.
 //!
 //! Tables shared between threads live in [`sync`](crate::sync).
 //!
