@@ -266,6 +266,14 @@ proptest! {
         agrees_with_model(bucket(), &mut table, &ops, 16, Some(7));
     }
 
+    /// Two groups of 8 slots: keys overflow into the other group, and
+    /// sweeps recompute which groups a search must pass.
+    #[test]
+    fn eviction_across_groups_never_changes_a_bucket_decision(ops in ops(24, 300)) {
+        let mut table: FixedTable<u8, _, 16> = FixedTable::new(bucket());
+        agrees_with_model(bucket(), &mut table, &ops, 24, Some(14));
+    }
+
     #[test]
     fn eviction_never_changes_a_policy_decision(ops in ops(16, 300)) {
         let mut table: FixedTable<u8, _, 8> = FixedTable::new(mixed());

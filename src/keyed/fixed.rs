@@ -418,7 +418,8 @@ mod tests {
     use core::hash::Hasher;
     use core::time::Duration;
 
-    /// Sends every key to slot 0, to exercise collisions.
+    /// Gives every key group 0 and the same control byte, to exercise
+    /// collisions and full groups.
     #[derive(Clone, Copy, Default)]
     struct Collide;
 
