@@ -28,7 +28,12 @@ use crate::time::Instant;
 /// stamp, which is never more permissive than judging it at the later time,
 /// and when admitted it sets the same TAT as it would have at the later time
 /// (every earlier call left `TAT` past the time it was made). A late request
-/// that is refused charges nothing, like any refusal.
+/// that is refused charges nothing, like any refusal. A cost of 0 is always
+/// allowed.
+///
+/// Within `burst × period` of [`Instant::MAX`] (584 years after the clock's
+/// origin) a request whose TAT would pass the end of time is refused; there
+/// the remark above about late requests no longer holds.
 ///
 /// # Examples
 ///
@@ -119,6 +124,39 @@ impl TokenBucket {
     #[inline]
     fn decide(&self, tat: u64, now: u64, cost: u32) -> (Decision, u64) {
         let base = tat.max(now);
+        let needed = self.cost_nanos(cost);
+
+        // How far the TAT would run ahead of `now` once this is charged.
+        let ahead = (base - now).saturating_add(needed);
+        // A cost of 0 is always allowed, even when a late stamp puts the
+        // TAT further ahead than the bucket is deep.
+        let new_tat = match base.checked_add(needed) {
+            Some(t) if cost == 0 || ahead <= self.depth => t,
+            _ => return (self.refusal(tat, now, cost), tat),
+        };
+
+        // `⌈ahead / T⌉` units are then missing, and the next comes back
+        // when the TAT is one period nearer: one division gives both.
+        let Some(last) = ahead.checked_sub(1) else {
+            return (allowance(self.burst, now, now), new_tat);
+        };
+        let missing = u32::try_from(last / self.period + 1).unwrap_or(u32::MAX);
+        let next_back = if missing > self.burst {
+            // Only a late-stamped cost 0: the first unit is back once the
+            // TAT is within the burst again.
+            now.saturating_add(ahead - (self.depth - self.period))
+        } else {
+            now.saturating_add(last % self.period + 1)
+        };
+        (
+            allowance(self.burst.saturating_sub(missing), now, next_back),
+            new_tat,
+        )
+    }
+
+    /// The denial of a request that does not fit at `now`.
+    fn refusal(&self, tat: u64, now: u64, cost: u32) -> Decision {
+        let base = tat.max(now);
         let queued = base - now;
 
         // Whole units free before this request (`queued ≤ depth` always
@@ -127,26 +165,14 @@ impl TokenBucket {
         let free = u32::try_from(free).unwrap_or(u32::MAX).min(self.burst);
         let Some(new_tat) = base.checked_add(self.cost_nanos(cost)) else {
             // Past the end of time: refuse, and report fewer units than asked.
-            return (denial(free.min(cost - 1), now, u64::MAX), tat);
+            return denial(free.min(cost.saturating_sub(1)), now, u64::MAX);
         };
-
-        // A cost of 0 is always allowed, even when a late stamp puts the
-        // TAT further ahead than the bucket is deep.
         let ahead = new_tat - now;
-        if cost > 0 && ahead > self.depth {
-            let at = now.saturating_add(ahead - self.depth);
-            return (denial(free, now, at), tat);
-        }
-
-        // The next unit back is earned when the TAT is one period nearer.
-        let remaining = free.saturating_sub(cost);
-        let next_back = if remaining == self.burst {
-            now
-        } else {
-            let missing = u64::from(self.burst - remaining);
-            new_tat.saturating_sub((missing - 1) * self.period)
-        };
-        (allowance(remaining, now, next_back), new_tat)
+        denial(
+            free,
+            now,
+            now.saturating_add(ahead.saturating_sub(self.depth)),
+        )
     }
 }
 
@@ -170,7 +196,6 @@ impl Limit for TokenBucket {
         }
     }
 
-    #[inline]
     fn peek(
         &self,
         state: &TokenBucketState,
@@ -181,7 +206,6 @@ impl Limit for TokenBucket {
         Ok(self.decide(state.tat, now.as_nanos(), cost).0)
     }
 
-    #[inline]
     fn assess(
         &self,
         state: &mut TokenBucketState,
@@ -204,7 +228,6 @@ impl Limit for TokenBucket {
         Ok(decision)
     }
 
-    #[inline]
     fn charge(&self, state: &mut TokenBucketState, now: Instant, cost: u32) {
         if cost == 0 {
             return;

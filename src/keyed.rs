@@ -1,1 +1,0 @@
-//! Tables of per-key limiter state with fixed or growable capacity.
