@@ -86,6 +86,8 @@ pub mod keyed;
 pub mod limit;
 pub mod policy;
 pub mod preset;
+#[cfg(feature = "serde")]
+pub mod snapshot;
 #[cfg(target_has_atomic = "64")]
 pub mod sync;
 pub mod time;
