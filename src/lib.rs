@@ -32,6 +32,10 @@
 //!   (with `std`) a monotonic one.
 //! - [`limit`]: the limit kinds, their decisions and all-or-nothing policies.
 //! - [`http`]: status and header values for success and 429 responses.
+//! - [`keyed`]: tables of per-key state, fixed (no heap) or growable (`std`),
+//!   that evict only idle keys and never silently reset a live one.
+//! - `sync` (64-bit atomics): a lock-free token bucket, and mutex-guarded
+//!   limiters and sharded tables (`std`) shared between threads.
 //! - [`preset`]: the default policies for each kind of key.
 //! - [`policy`]: tiers, paid plans and policy sets loaded through serde.
 //! - [`credential`]: the key format, Bearer parsing, key lifecycle and
@@ -45,7 +49,10 @@
 //!
 //! - `std` (default): implies `alloc`; adds `MonotonicClock`.
 //! - `alloc`: heap-backed storage for exact sliding windows.
-//! - `serde`: serialization of instants and limit states.
+//! - `serde`: policy configuration files, serialization of states and
+//!   snapshots.
+//! - `sha2`: [`Sha256`](credential::digest::Sha256), a ready-made key hasher.
+//! - `rand_core`: issue keys from any `rand_core` CSPRNG.
 //!
 //! # Limitations
 //!
