@@ -676,4 +676,39 @@ mod tests {
             })
         );
     }
+
+    #[test]
+    fn adopt_keeps_the_newest_units_of_a_same_named_window() {
+        let hour = Duration::from_secs(3600);
+        let big: P = Policy::new()
+            .with("hourly", SlidingWindow::new(8, hour).unwrap())
+            .unwrap();
+        let small: P = Policy::new()
+            .with("hourly", SlidingWindow::new(3, hour).unwrap())
+            .unwrap()
+            .with("other", SlidingWindow::new(1, hour).unwrap())
+            .unwrap();
+        let mut s = big.new_state();
+        for t in 0..5 {
+            big.check(&mut s, Instant::from_secs(t), 1).unwrap();
+        }
+
+        // Three of five fit: the newest (t = 2, 3, 4); "other" starts fresh.
+        let mut adopted = small.adopt(&big, &s);
+        let d = small
+            .check(&mut adopted, Instant::from_secs(10), 1)
+            .unwrap();
+        assert_eq!(d.retry_after(), Some(hour - Duration::from_secs(8)));
+
+        // As the window of 3 would decide holding all five: wait until the
+        // third oldest (t = 2) leaves at 3602 s.
+        let probe = |t| {
+            small
+                .peek(&adopted, Instant::from_secs(t), 1)
+                .unwrap()
+                .is_allowed()
+        };
+        assert!(!probe(3601));
+        assert!(probe(3602));
+    }
 }
