@@ -280,13 +280,21 @@ def lifecycle():
         revoke(0), revoke(0), wait(3599), rewind(10**9), confirm, confirm, issue_session,
         issue_permanent, authorize, issue_pre, wait(43200), revoke(1), revoke(4),
     ]
-    write("lifecycle", "confirm_from_issue", default + default + boolean(False) + u8(2) + u64(0) + vec(story))
+    write(
+        "lifecycle",
+        "confirm_from_issue",
+        default + default + boolean(False) + u8(2) + u64(0) + vec(story),
+    )
     write(
         "lifecycle",
         "confirm_from_confirmation_near_the_end",
         hours(1) + hours(3) + boolean(True) + u8(5) + u64(MAX - 3 * 3600 * 10**9) + vec(story),
     )
-    write("lifecycle", "invalid_lifetimes", hours(5) + hours(1) + boolean(False) + u8(0) + u64(7) + vec(story[:8]))
+    write(
+        "lifecycle",
+        "invalid_lifetimes",
+        hours(5) + hours(1) + boolean(False) + u8(0) + u64(7) + vec(story[:8]),
+    )
 
 
 # ---- authorization (checks/authorization.rs) ------------------------------
@@ -309,16 +317,28 @@ def authorization():
 
     entropy = bytes(range(32))
     hex_id = b"000102030405060708090A0B0C0D0E0F"
-    delivered = [poll, poll, wait(5), poll, approve, status(-1), poll, poll, approve, wait(600), expire, poll]
-    write("authorization", "approved_and_delivered", option(None) + option(None) + u64(10**9) + entropy + vec(delivered) + hex_id)
+    delivered = [
+        poll, poll, wait(5), poll, approve, status(-1), poll, poll, approve, wait(600), expire,
+        poll,
+    ]
+    write(
+        "authorization",
+        "approved_and_delivered",
+        option(None) + option(None) + u64(10**9) + entropy + vec(delivered) + hex_id,
+    )
     handed_back = [poll, approve, rewind(10**9), wait(31), status(0), expire, expire, poll]
     write(
         "authorization",
         "approved_then_expired",
-        option(u64(30 * 10**9)) + option(u64(10**9)) + u64(0) + entropy + vec(handed_back) + b"not hex",
+        option(u64(30 * 10**9)) + option(u64(10**9)) + u64(0) + entropy + vec(handed_back)
+        + b"not hex",
     )
     denied = [deny, poll, rewind(5), deny, approve, poll, wait(700), poll]
-    write("authorization", "denied", option(None) + option(u64(0)) + u64(MAX - 10**9) + entropy + vec(denied) + b"")
+    write(
+        "authorization",
+        "denied",
+        option(None) + option(u64(0)) + u64(MAX - 10**9) + entropy + vec(denied),
+    )
 
 
 # ---- client headers (checks/client_headers.rs) ------------------------------
@@ -330,7 +350,9 @@ def client_headers():
         "policy_field": b'"hourly";q=300;w=3600, "burst";q=60;w=60',
         "rate_limit_field": b'"hourly";r=299;t=3600, "burst";r=59;t=60',
         "tabs_and_junk": b'\t"a" ;q=1 ;\tw=2,\t"b";q=3, junk, "c";q=9999999999999999 ,,',
-        "parameters_of_every_kind": b'"a\\"b";q=1;r=2;pk=:aGk=:;x=?1;d=1.5;s="p,q";u=%"caf%c3%a9", "d";r=-1;t=@17',
+        "parameters_of_every_kind": (
+            b'"a\\"b";q=1;r=2;pk=:aGk=:;x=?1;d=1.5;s="p,q";u=%"caf%c3%a9", "d";r=-1;t=@17'
+        ),
         "retry_after": b" 120 ",
         "five_members": b'"a";q=1;r=1, "b";q=2;r=2, "c";q=3;r=3, "d";q=4;r=4, "e";q=5;r=5',
     }
@@ -450,7 +472,8 @@ def keys():
 
     write("key", "valid_default_key", case(0, bytes(22), 10, ord("x"), ZERO_KEY))
     write("key", "valid_long_prefix_key", case(2, bytes([0xA5] * 22), 39, ord("0"), LONG_KEY))
-    write("key", "all_ones_entropy", case(1, bytes([0xFF] * 22), 0, ord("_"), ZERO_KEY[:-1] + b"8"))
+    typo = ZERO_KEY[:-1] + b"8"
+    write("key", "all_ones_entropy", case(1, bytes([0xFF] * 22), 0, ord("_"), typo))
     write("key", "hint", case(3, bytes(range(22)), 3, ord("-"), b"jcr_AbC1"))
     write("key", "prefix", case(0, bytes(22), 33, ord("A"), b"abc1234_"))
     write("key", "wrong_length", case(0, bytes(22), 34, 0, ZERO_KEY + b"0"))

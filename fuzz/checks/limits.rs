@@ -134,6 +134,9 @@ impl Window {
 
 type Outcome = Result<Decision, CostTooLarge>;
 
+/// Requests: a clock move, then a cost.
+type Ops = [(Move, Cost)];
+
 fn at(t: u64) -> Instant {
     Instant::from_nanos(t)
 }
@@ -245,7 +248,7 @@ fn run_sliding<S: keyrate::limit::Slots>(
     quota: u32,
     window: Duration,
     start: Move,
-    ops: &[(Move, Cost)],
+    ops: &Ops,
     model: bool,
 ) {
     assert_eq!(
@@ -262,7 +265,7 @@ fn run_sliding<S: keyrate::limit::Slots>(
     drive(l, setup, start, ops);
 }
 
-fn run_compact(l: &CompactWindow, quota: u32, window: Duration, start: Move, ops: &[(Move, Cost)]) {
+fn run_compact(l: &CompactWindow, quota: u32, window: Duration, start: Move, ops: &Ops) {
     let w = nanos(window);
     let b = w.div_ceil(15);
     assert_eq!(nanos(l.bucket()), b, "bucket of {window:?}");
@@ -280,7 +283,7 @@ fn run_compact(l: &CompactWindow, quota: u32, window: Duration, start: Move, ops
     drive(l, setup, start, ops);
 }
 
-fn run_bucket(l: &TokenBucket, burst: u32, period: Duration, start: Move, ops: &[(Move, Cost)]) {
+fn run_bucket(l: &TokenBucket, burst: u32, period: Duration, start: Move, ops: &Ops) {
     let p = nanos(period);
     let depth = p * u64::from(burst);
     assert_eq!(
@@ -299,7 +302,7 @@ fn run_bucket(l: &TokenBucket, burst: u32, period: Duration, start: Move, ops: &
     drive(l, setup, start, ops);
 }
 
-fn run_fixed(l: &FixedWindow, quota: u32, window: Duration, start: Move, ops: &[(Move, Cost)]) {
+fn run_fixed(l: &FixedWindow, quota: u32, window: Duration, start: Move, ops: &Ops) {
     let w = nanos(window);
     assert_eq!(l.capacity(), quota);
     let judge = (quota <= FIXED_MODEL_QUOTA).then(|| Judge::Fixed(FixedModel::new(quota, w)));
@@ -498,7 +501,7 @@ fn same_state<S: Debug>(a: &S, b: &S, what: &str) {
 }
 
 /// Runs `ops` on the three states of `l` and checks everything.
-fn drive<L: Limit>(l: &L, mut setup: Setup, start: Move, ops: &[(Move, Cost)]) {
+fn drive<L: Limit>(l: &L, mut setup: Setup, start: Move, ops: &Ops) {
     let cap = l.capacity();
     let span = setup.span;
     let margin = span.saturating_mul(2).saturating_add(2);
