@@ -71,8 +71,6 @@ fn seeds(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
 /// already assessed (and so moved the latest time of) the first limit. A
 /// request stamped between the two times is then judged at the wrong time.
 #[test]
-#[ignore = "crash: Policy::check assesses limits before finding a foreign state, \
-            so a refused check changes the state (src/limit/policy.rs)"]
 fn a_state_refused_as_foreign_is_left_unchanged() {
     use policy::{Input, Kind, NameSpec, Op, Span, Spec};
     let spec = |name: u8, kind: Kind| Spec {
@@ -99,8 +97,6 @@ fn a_state_refused_as_foreign_is_left_unchanged() {
 /// the retry-after adds the cost to the units still held with a saturating
 /// addition, which stops at `u32::MAX`, the quota, so it "fits" at once.
 #[test]
-#[ignore = "crash: CompactWindow's retry-after saturates `held + cost` at u32::MAX \
-            and answers too early for quotas near u32::MAX (src/limit/compact.rs)"]
 fn a_compact_window_of_the_largest_quota_waits_for_its_held_units() {
     limits::run(&limits::Input {
         kind: limits::Kind::Compact,

@@ -136,7 +136,8 @@ impl CompactWindow {
         let mut at = u64::MAX;
         for i in oldest..=newest {
             still_held = still_held.saturating_sub(state.count(self.bucket, i));
-            if still_held.saturating_add(cost) <= self.quota {
+            // In u64: near a quota of u32::MAX the sum must not saturate.
+            if u64::from(still_held) + u64::from(cost) <= u64::from(self.quota) {
                 at = self.expiry(i);
                 break;
             }

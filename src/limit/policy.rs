@@ -459,7 +459,11 @@ impl<S: Slots, const N: usize> Policy<S, N> {
     }
 
     fn validate(&self, state: &PolicyState<S, N>, cost: u32) -> Result<(), PolicyCheckError> {
-        if state.states.len() != self.limits.len() {
+        // Every state must be of its limit's kind before any is touched: a
+        // refused check changes nothing.
+        let foreign = state.states.len() != self.limits.len()
+            || self.pairs(&state.states).any(|(l, s)| !l.matches(s));
+        if foreign {
             return Err(PolicyCheckError::ForeignState);
         }
         let capacity = self.capacity();

@@ -172,7 +172,8 @@ impl<S: Slots> SlidingWindow<S> {
 
         // `excess` of the held units must leave before `cost` fits; the
         // excess-th oldest decides when.
-        let excess = held.saturating_add(cost).saturating_sub(self.quota);
+        let excess = (u64::from(held) + u64::from(cost)).saturating_sub(u64::from(self.quota));
+        let excess = u32::try_from(excess).unwrap_or(u32::MAX);
         let at = state
             .nth_oldest(excess.saturating_sub(1))
             .map_or(u64::MAX, |t| t.saturating_add(self.window));
