@@ -226,7 +226,7 @@ pub async fn authorize(
 
     let result = transact(&*app.store, |tx| {
         // The endpoint's own limits, all-or-nothing across address and email.
-        charge_authorize(&app, tx, &address, &email, now)?;
+        authorize_limits(&app, tx, &address, &email, now, false)?;
 
         // What the lifecycle decides for this email.
         let account_id = tx.account(&email).map(|a| a.id);
@@ -270,6 +270,7 @@ pub async fn authorize(
                     .account_by_id(id)
                     .map(|a| a.confirm_token.clone())
                     .unwrap_or_default();
+                authorize_limits(&app, tx, &address, &email, now, true)?;
                 Ok((
                     StatusCode::CREATED,
                     issued(&key, &digest, &record, now),
@@ -295,6 +296,7 @@ pub async fn authorize(
                     "interval": interval,
                     "expires_in": expires_in,
                 });
+                authorize_limits(&app, tx, &address, &email, now, true)?;
                 Ok((StatusCode::ACCEPTED, body, None))
             }
         }
@@ -335,14 +337,17 @@ fn id_hex(id: &keyrate::credential::authorization::RequestId) -> String {
     s
 }
 
-/// Charges `POST /v1/authorize` to the caller's address and the email, or
-/// refuses it, charging neither.
-fn charge_authorize(
+/// Asks `POST /v1/authorize`'s limits for the caller's address and the
+/// email, and with `charge` charges both; a refusal by either charges
+/// neither. The handler asks first and charges only once the request has
+/// succeeded, so a refused or failed request charges nothing.
+fn authorize_limits(
     app: &App,
     tx: &mut dyn Tx,
     address: &str,
     email: &str,
     now: Instant,
+    charge: bool,
 ) -> Result<(), Response> {
     let tables = [
         (AuthorizeTable::Address, address, &app.per_address),
@@ -364,6 +369,9 @@ fn charge_authorize(
             Ok(PolicyDecision::Allowed(_)) => {}
             Err(_) => return Err(full(StoreError::Unavailable)),
         }
+    }
+    if !charge {
+        return Ok(());
     }
     for (table, who, policy) in tables {
         let state = tx

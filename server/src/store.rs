@@ -168,6 +168,22 @@ struct Data {
     limiters: HashMap<ScopeId<u64>, LimiterSlot<HeapSlots>>,
     /// Per address, then per email.
     authorize_limiters: [HashMap<String, PolicyState<HeapSlots>>; 2],
+    /// When each full table (limiters, then the two authorize tables) was
+    /// last swept: a full table is swept at most once a second, so a flood
+    /// of new keys cannot make every request scan it.
+    swept: [Option<Instant>; 3],
+}
+
+/// The least time between two sweeps of one full table.
+const SWEEP_EVERY: core::time::Duration = core::time::Duration::from_secs(1);
+
+/// True if a full table last swept at `last` may be swept again at `now`.
+fn may_sweep(last: &mut Option<Instant>, now: Instant) -> bool {
+    let due = last.is_none_or(|t| now < t || now.saturating_duration_since(t) >= SWEEP_EVERY);
+    if due {
+        *last = Some(now);
+    }
+    due
 }
 
 impl MemoryStore {
@@ -187,6 +203,7 @@ impl MemoryStore {
                 approvals: HashMap::new(),
                 limiters: HashMap::new(),
                 authorize_limiters: [HashMap::new(), HashMap::new()],
+                swept: [None; 3],
             }),
         }
     }
@@ -314,7 +331,9 @@ impl Tx for Data {
         let full = self.limiters.len() >= self.capacity.limiters;
         if full && !self.limiters.contains_key(scope) {
             // Drop only slots that decide exactly as fresh ones would.
-            self.limiters.retain(|_, slot| !slot.is_idle(policies, now));
+            if may_sweep(&mut self.swept[0], now) {
+                self.limiters.retain(|_, slot| !slot.is_idle(policies, now));
+            }
             if self.limiters.len() >= self.capacity.limiters {
                 return Err(StoreError::Full);
             }
@@ -331,12 +350,15 @@ impl Tx for Data {
     ) -> Result<&mut PolicyState<HeapSlots>, StoreError> {
         let capacity = self.capacity.authorize_limiters;
         let [by_address, by_email] = &mut self.authorize_limiters;
-        let states = match table {
-            AuthorizeTable::Address => by_address,
-            AuthorizeTable::Email => by_email,
+        let [_, swept_address, swept_email] = &mut self.swept;
+        let (states, swept) = match table {
+            AuthorizeTable::Address => (by_address, swept_address),
+            AuthorizeTable::Email => (by_email, swept_email),
         };
         if states.len() >= capacity && !states.contains_key(who) {
-            states.retain(|_, state| !policy.is_idle(state, now));
+            if may_sweep(swept, now) {
+                states.retain(|_, state| !policy.is_idle(state, now));
+            }
             if states.len() >= capacity {
                 return Err(StoreError::Full);
             }

@@ -434,3 +434,20 @@ async fn a_client_paced_by_the_headers_never_meets_a_429() {
     // 400 requests at 300 per hour took more than an hour of waiting.
     assert!(s.clock.now().saturating_duration_since(start) >= Duration::from_secs(3600));
 }
+
+#[tokio::test]
+async fn a_sign_up_refused_for_a_full_table_charges_no_limit() {
+    let mut config = ServerConfig::default();
+    config.capacity.accounts = 1;
+    let s = Server::start(config).await;
+    assert_eq!(s.authorize("first@example.com").await.0, 201);
+
+    // The address may sign up 30 times an hour and 10 a minute; refusals
+    // for want of room must not spend that.
+    for i in 0..40 {
+        let (status, _) = s.authorize(&format!("user{i}@example.com")).await;
+        assert_eq!(status, 503, "sign-up {i}");
+    }
+    let (status, _) = s.authorize("first@example.com").await;
+    assert_eq!(status, 201);
+}
