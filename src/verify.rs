@@ -336,12 +336,37 @@ impl<'p, S: Slots, H: KeyHasher> Verifier<'p, S, H> {
         cost: u32,
         store: &mut St,
     ) -> Result<Outcome<'p, S, St::Account>, CostTooLarge> {
-        // 1. The credential, offline.
-        let key = match parse_key(header, self.policies.key_format()) {
-            Ok(key) => key,
-            Err(e) => return Ok(Outcome::Refused(Refusal::Credential(e))),
-        };
-        let digest = key.digest(&self.hasher);
+        match self.credential(header) {
+            Ok(digest) => self.decide(&digest, now, cost, store),
+            Err(refusal) => Ok(Outcome::Refused(refusal)),
+        }
+    }
+
+    /// Step 1 alone: the header's key, checked offline, as the digest the
+    /// store knows it by. It needs no store, so a server can run it before
+    /// taking any lock.
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::Credential`] for a missing, malformed or mistyped key.
+    pub fn credential(&self, header: Option<&[u8]>) -> Result<KeyDigest, Refusal> {
+        let key = parse_key(header, self.policies.key_format()).map_err(Refusal::Credential)?;
+        Ok(key.digest(&self.hasher))
+    }
+
+    /// Steps 2 to 4 for a key [`credential`](Verifier::credential) accepted.
+    ///
+    /// # Errors
+    ///
+    /// As [`verify`](Verifier::verify).
+    pub fn decide<St: VerifyStore<S>>(
+        &self,
+        digest: &KeyDigest,
+        now: Instant,
+        cost: u32,
+        store: &mut St,
+    ) -> Result<Outcome<'p, S, St::Account>, CostTooLarge> {
+        let digest = *digest;
 
         // 2. What the store knows of it.
         let view = match store.key(&digest) {

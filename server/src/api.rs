@@ -75,13 +75,19 @@ fn authenticate(app: &App, headers: &HeaderMap) -> Result<Caller, Response> {
     let header = headers.get(AUTHORIZATION).map(|v| v.as_bytes());
     let now = app.now();
     let verifier = Verifier::new(&app.policies, app.hasher);
+
+    // Parse and digest the key before taking the store's lock.
+    let digest = verifier.credential(header);
     let outcome = transact(&*app.store, |tx| {
         let mut store = TxStore {
             tx,
             policies: &app.policies,
             now,
         };
-        verifier.verify(header, now, 1, &mut store)
+        match &digest {
+            Ok(digest) => verifier.decide(digest, now, 1, &mut store),
+            Err(refusal) => Ok(Outcome::Refused(*refusal)),
+        }
     });
     let outcome = match outcome {
         Ok(Ok(outcome)) => outcome,
