@@ -722,7 +722,7 @@ mod tests {
     use crate::time::Instant;
 
     fn frame_at(nanos: u64) -> Frame {
-        Frame::new(0, Epoch::new(Instant::from_nanos(nanos), 0))
+        Frame::new(0, 0, Epoch::new(Instant::from_nanos(nanos), 0))
     }
 
     #[test]

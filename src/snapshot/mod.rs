@@ -16,13 +16,14 @@
 //! needs one, restoring it needs another, from the new clock:
 //!
 //! - the snapshot moment is the epoch's `now`, or the latest time the state
-//!   has seen if that is later (a clock that went backwards), with its wall
-//!   time moved on by the same amount, so that every age is positive;
+//!   has seen if that is later (requests stamped ahead of the clock the
+//!   epoch read); the snapshot records the epoch's wall time and that
+//!   *lead*, so that every age is positive;
 //! - on restore, `elapsed = new wall − snapshot wall`, or zero if the wall
 //!   clock went backwards: a restore never assumes more time passed than the
 //!   wall clock shows;
-//! - each time is rebuilt as `new now − elapsed − age`, and times that would
-//!   fall before the new clock's origin stop at the origin.
+//! - each time is rebuilt as `new now − elapsed + lead − age`, and times
+//!   that would fall before the new clock's origin stop at the origin.
 //!
 //! # Never looser than the uninterrupted limiter
 //!
@@ -116,6 +117,7 @@ pub use table::TableSnapshot;
 pub use table::TableView;
 
 use core::fmt;
+use core::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -190,14 +192,15 @@ impl Epoch {
 }
 
 /// The moment a snapshot is taken at, on the clock of the state it is taken
-/// of, and its wall-clock time.
+/// of, with the epoch's wall-clock time.
 ///
-/// It is the epoch's `now`, moved later when a state has seen a later time
-/// (its wall time moves on by as much), so that no time of the state lies
-/// after it. Made by [`Restorable::snapshot`] and by table snapshots.
+/// It is the epoch's `now`, moved later by a *lead* when a state has seen a
+/// later time, so that no time of the state lies after it. Made by
+/// [`Restorable::snapshot`] and by table snapshots.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Moment {
     at: u64,
+    lead: u64,
     taken_at: u64,
 }
 
@@ -207,11 +210,11 @@ impl Moment {
     fn new(epoch: Epoch, earliest: u64) -> Moment {
         let now = epoch.now.as_nanos();
         let at = now.max(earliest);
-
-        // Saturating is safe: a restore reads no wall clock past u64::MAX,
-        // so it finds no time elapsed either way.
-        let taken_at = epoch.wall.saturating_add(at - now);
-        Moment { at, taken_at }
+        Moment {
+            at,
+            lead: at - now,
+            taken_at: epoch.wall,
+        }
     }
 
     /// Nanoseconds from `t` to the moment (zero for a later `t`).
@@ -236,13 +239,14 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// The frame for a snapshot taken at wall time `taken_at`, restored at
-    /// `epoch`.
-    fn new(taken_at: u64, epoch: Epoch) -> Frame {
-        // A wall clock that went backwards shows no time elapsed.
+    /// The frame for a snapshot taken at wall time `taken_at` with its
+    /// moment `lead` after the epoch then, restored at `epoch`.
+    fn new(taken_at: u64, lead: u64, epoch: Epoch) -> Frame {
+        // A wall clock that went backwards shows no time elapsed: real time
+        // never does, and assuming less makes every time later.
         let elapsed = epoch.wall.saturating_sub(taken_at);
         Frame {
-            at: i128::from(epoch.now.as_nanos()) - i128::from(elapsed),
+            at: i128::from(epoch.now.as_nanos()) - i128::from(elapsed) + i128::from(lead),
         }
     }
 
@@ -272,7 +276,10 @@ fn clamp(t: i128) -> u64 {
 ///
 /// `T` is a limiter's [`Restorable::Snapshot`]: a [`LimitSnapshot`] or a
 /// [`PolicySnapshot`]. It serializes as
-/// `{"taken_at": <ns since the Unix epoch>, "state": ...}`.
+/// `{"taken_at": <ns since the Unix epoch>, "lead": <ns>, "state": ...}`:
+/// the epoch's wall-clock time, how far after the epoch's clock reading the
+/// snapshot moment lies (zero unless the state had seen later times), and
+/// the state relative to that moment.
 ///
 /// # Examples
 ///
@@ -292,14 +299,21 @@ fn clamp(t: i128) -> u64 {
 #[serde(deny_unknown_fields)]
 pub struct Snapshot<T> {
     taken_at: u64,
+    lead: u64,
     state: T,
 }
 
 impl<T> Snapshot<T> {
-    /// The wall-clock time of the snapshot moment, in nanoseconds since the
-    /// Unix epoch.
+    /// The wall-clock time of the epoch the snapshot was taken at, in
+    /// nanoseconds since the Unix epoch.
     pub fn taken_at(&self) -> u64 {
         self.taken_at
+    }
+
+    /// How far after the epoch's clock reading the snapshot moment lies:
+    /// zero unless the state had seen later times.
+    pub fn lead(&self) -> Duration {
+        Duration::from_nanos(self.lead)
     }
 
     /// The state, with its times relative to the snapshot moment.
@@ -352,6 +366,7 @@ pub trait Restorable: Limiter + sealed::Sealed {
         let moment = Moment::new(epoch, self.earliest_moment(state));
         Snapshot {
             taken_at: moment.taken_at,
+            lead: moment.lead,
             state: self.capture(state, &moment),
         }
     }
@@ -367,7 +382,8 @@ pub trait Restorable: Limiter + sealed::Sealed {
         snapshot: &Snapshot<Self::Snapshot>,
         epoch: Epoch,
     ) -> Result<Self::State, SnapshotError> {
-        self.rebuild(&snapshot.state, &Frame::new(snapshot.taken_at, epoch))
+        let frame = Frame::new(snapshot.taken_at, snapshot.lead, epoch);
+        self.rebuild(&snapshot.state, &frame)
     }
 
     /// The earliest moment, in nanoseconds on the state's clock, at which
@@ -460,36 +476,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_moment_moves_to_the_latest_time_with_its_wall_time() {
+    fn the_moment_moves_to_the_latest_time_and_records_its_lead() {
         let m = Moment::new(Epoch::new(Instant::from_nanos(100), 1_000), 130);
-        assert_eq!(
-            m,
-            Moment {
-                at: 130,
-                taken_at: 1_030
-            }
-        );
+        let led = Moment {
+            at: 130,
+            lead: 30,
+            taken_at: 1_000,
+        };
+        assert_eq!(m, led);
         let m = Moment::new(Epoch::new(Instant::from_nanos(100), 1_000), 50);
-        assert_eq!(
-            m,
-            Moment {
-                at: 100,
-                taken_at: 1_000
-            }
-        );
+        let plain = Moment {
+            at: 100,
+            lead: 0,
+            taken_at: 1_000,
+        };
+        assert_eq!(m, plain);
         assert_eq!(m.age(40), 60);
         assert_eq!(m.ahead(140), 40);
     }
 
     #[test]
     fn a_wall_clock_gone_back_shows_no_time_elapsed() {
-        let f = Frame::new(1_000, Epoch::new(Instant::from_nanos(7), 400));
+        let f = Frame::new(1_000, 0, Epoch::new(Instant::from_nanos(7), 400));
         assert_eq!(f.at, 7);
-        let f = Frame::new(1_000, Epoch::new(Instant::from_nanos(7), 1_010));
+        let f = Frame::new(1_000, 2, Epoch::new(Instant::from_nanos(7), 400));
+        assert_eq!(f.at, 9);
+        let f = Frame::new(1_000, 0, Epoch::new(Instant::from_nanos(7), 1_010));
         assert_eq!(f.at, -3);
         assert_eq!(clamp(f.before(5)), 0);
         assert_eq!(clamp(f.after(u64::MAX)), u64::MAX - 3);
-        let f = Frame::new(0, Epoch::new(Instant::from_nanos(7), 0));
+        let f = Frame::new(0, 0, Epoch::new(Instant::from_nanos(7), 0));
         assert_eq!(clamp(f.after(u64::MAX)), u64::MAX);
     }
 

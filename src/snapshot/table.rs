@@ -44,8 +44,9 @@ use sealed::Table;
 /// [`FixedTable`] and `GrowableTable`.
 ///
 /// It serializes as
-/// `{"taken_at": ..., "latest_age": ..., "entries": [[key, state], ...]}`:
-/// the wall-clock time of the snapshot moment, the age of the latest time
+/// `{"taken_at": ..., "lead": ..., "latest_age": ..., "entries": [[key,
+/// state], ...]}`: the epoch's wall-clock time and the lead of the snapshot
+/// moment as in [`Snapshot`](super::Snapshot), the age of the latest time
 /// the table saw, and each live key with its state's snapshot, all relative
 /// to one moment. Keys whose state is idle at the table's latest time are
 /// left out: a fresh state decides as they would. Serializing allocates
@@ -79,8 +80,8 @@ impl<'a, T: Table> TableView<'a, T> {
         }
     }
 
-    /// The wall-clock time of the snapshot moment, in nanoseconds since the
-    /// Unix epoch.
+    /// The wall-clock time of the epoch, in nanoseconds since the Unix
+    /// epoch.
     pub fn taken_at(&self) -> u64 {
         self.moment.taken_at
     }
@@ -111,8 +112,9 @@ where
     T::Key: Serialize,
 {
     fn serialize<Z: Serializer>(&self, serializer: Z) -> Result<Z::Ok, Z::Error> {
-        let mut s = serializer.serialize_struct("TableSnapshot", 3)?;
+        let mut s = serializer.serialize_struct("TableSnapshot", 4)?;
         s.serialize_field("taken_at", &self.moment.taken_at)?;
+        s.serialize_field("lead", &self.moment.lead)?;
         s.serialize_field("latest_age", &self.moment.age(self.latest.as_nanos()))?;
         s.serialize_field("entries", &LiveEntries(self))?;
         s.end()
@@ -215,9 +217,10 @@ mod owned {
     use crate::keyed::FixedTable;
     use crate::time::Instant;
 
-    /// A table's snapshot, read back: the snapshot moment's wall-clock time,
-    /// the age of the latest time the table saw, and each key with the
-    /// snapshot of its state.
+    /// A table's snapshot, read back: the epoch's wall-clock time, the lead
+    /// of the snapshot moment, the age of the latest time the table saw, and
+    /// each key with the snapshot of its state (see
+    /// [`TableView`](super::TableView)).
     ///
     /// `T` is the limiter's [`Restorable::Snapshot`]. Reading allocates as
     /// entries are actually read, never for a length the input claims.
@@ -233,13 +236,14 @@ mod owned {
     )]
     pub struct TableSnapshot<K, T> {
         taken_at: u64,
+        lead: u64,
         latest_age: u64,
         entries: Entries<K, T>,
     }
 
     impl<K, T> TableSnapshot<K, T> {
-        /// The wall-clock time of the snapshot moment, in nanoseconds since
-        /// the Unix epoch.
+        /// The wall-clock time of the epoch the snapshot was taken at, in
+        /// nanoseconds since the Unix epoch.
         pub fn taken_at(&self) -> u64 {
             self.taken_at
         }
@@ -262,7 +266,7 @@ mod owned {
         /// Where the snapshot moment falls on the clock `epoch` reads, and
         /// the table's latest time on it.
         pub(super) fn frame(&self, epoch: Epoch) -> (Frame, Instant) {
-            let frame = Frame::new(self.taken_at, epoch);
+            let frame = Frame::new(self.taken_at, self.lead, epoch);
             let latest = Instant::from_nanos(clamp(frame.before(self.latest_age)));
             (frame, latest)
         }
