@@ -1264,3 +1264,38 @@ fn restore_and_probe<L: Subject>(limiter: &L, value: Value, epoch: Epoch, probes
         limiter.check_at(&mut state, t, 1);
     }
 }
+
+#[test]
+fn snapshots_round_trip_through_toml_too() {
+    let policy: Policy<HeapSlots> = Policy::new()
+        .with(
+            "hourly",
+            SlidingWindow::new(5, Duration::from_secs(3600)).unwrap(),
+        )
+        .unwrap()
+        .with(
+            "smooth",
+            CompactWindow::new(4, Duration::from_secs(60)).unwrap(),
+        )
+        .unwrap()
+        .with("burst", ten_seconds())
+        .unwrap()
+        .with(
+            "minute",
+            FixedWindow::new(3, Duration::from_secs(60)).unwrap(),
+        )
+        .unwrap();
+    let mut state = policy.new_state();
+    policy.check(&mut state, Instant::from_secs(9), 2).unwrap();
+    let taken = policy.snapshot(&state, Epoch::new(Instant::from_secs(10), WALL_A));
+    let text = toml::to_string(&taken).unwrap();
+    let read: Snapshot<PolicySnapshot<HeapSlots>> = toml::from_str(&text).unwrap();
+    assert_eq!(read, taken);
+
+    let mut table = GrowableTable::new(ten_seconds());
+    table.check(&7u64, Instant::from_secs(9), 2).unwrap();
+    let text =
+        toml::to_string(&table.snapshot(Epoch::new(Instant::from_secs(10), WALL_A))).unwrap();
+    let read: TableSnapshot<u64, LimitSnapshot> = toml::from_str(&text).unwrap();
+    assert_eq!(read.len(), 1);
+}
