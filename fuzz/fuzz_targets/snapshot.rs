@@ -92,16 +92,14 @@ fn limit_of<S>(snapshot: &LimitSnapshot<S>) -> Option<AnyLimit<HeapSlots>>
 where
     S: AsRef<[u64]>,
 {
-    let limit = match snapshot {
+    let limit: AnyLimit<HeapSlots> = match snapshot {
         LimitSnapshot::Sliding(s) if s.quota() <= MAX_FUZZ_QUOTA => {
-            AnyLimit::Sliding(SlidingWindow::new(s.quota(), s.window()).ok()?)
+            SlidingWindow::new(s.quota(), s.window()).ok()?.into()
         }
         LimitSnapshot::Sliding(_) => return None,
-        LimitSnapshot::Compact(s) => {
-            AnyLimit::Compact(CompactWindow::new(s.quota(), s.window()).ok()?)
-        }
-        LimitSnapshot::Bucket(s) => AnyLimit::Bucket(TokenBucket::new(s.burst(), s.period()).ok()?),
-        LimitSnapshot::Fixed(s) => AnyLimit::Fixed(FixedWindow::new(s.quota(), s.window()).ok()?),
+        LimitSnapshot::Compact(s) => CompactWindow::new(s.quota(), s.window()).ok()?.into(),
+        LimitSnapshot::Bucket(s) => TokenBucket::new(s.burst(), s.period()).ok()?.into(),
+        LimitSnapshot::Fixed(s) => FixedWindow::new(s.quota(), s.window()).ok()?.into(),
     };
     Some(limit)
 }
