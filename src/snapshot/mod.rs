@@ -5,7 +5,7 @@
 //! means nothing to another process. A snapshot therefore stores no instant:
 //! it stores the wall-clock time it was taken at and every time of the state
 //! as an age before that moment (or, for a token bucket's theoretical
-//! arrival time, as a lead after it). Restoring it on another clock places
+//! arrival time, as how far after it). Restoring it on another clock places
 //! the snapshot moment where the wall clock says it is and rebuilds every
 //! time from there.
 //!
@@ -331,6 +331,10 @@ mod sealed {
 /// limit kind and [`Policy`](crate::limit::Policy).
 ///
 /// See the [module docs](self) for how times are mapped and checked.
+///
+/// `Restorable` extends [`Limiter`], whose `check` and `is_idle` share their
+/// names with [`Limit`](crate::limit::Limit)'s: generic code bounded by both
+/// calls them by path, as in `Limit::check(&limit, &mut state, now, 1)`.
 ///
 /// # Examples
 ///
