@@ -229,6 +229,68 @@ where
         self.latest.get()
     }
 
+    /// The keys held and their states, in no particular order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use keyrate::keyed::FixedTable;
+    /// use keyrate::limit::TokenBucket;
+    /// use keyrate::time::Instant;
+    ///
+    /// let bucket = TokenBucket::new(2, Duration::from_secs(1))?;
+    /// let mut table: FixedTable<u64, TokenBucket, 8> = FixedTable::new(bucket);
+    /// table.check(&7, Instant::ZERO, 1)?;
+    /// let keys: Vec<u64> = table.iter().map(|(k, _)| *k).collect();
+    /// assert_eq!(keys, [7]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &L::State)> {
+        self.entries
+            .iter()
+            .filter_map(|e| e.as_ref().map(|(k, s)| (k, s)))
+    }
+
+    /// Stores `state` for a key the table does not hold, without sweeping:
+    /// `Ok(false)` if the key is already held (nothing is changed), and
+    /// [`TableFull`] at [`CAPACITY`](FixedTable::CAPACITY). For restoring a
+    /// snapshot.
+    #[cfg(all(feature = "serde", feature = "alloc"))]
+    pub(crate) fn insert_new(&mut self, key: K, state: L::State) -> Result<bool, TableFull> {
+        let hashed = self.hashed(&key);
+        if self.find(&key, hashed).is_some() {
+            return Ok(false);
+        }
+        if self.len >= Self::CAPACITY {
+            return Err(self.full());
+        }
+        let Some(i) = self.vacant(hashed) else {
+            return Err(self.full());
+        };
+        if let (Some(c), Some(e)) = (self.control.get_mut(i), self.entries.get_mut(i)) {
+            *c = hashed.control;
+            *e = Some((key, state));
+            self.len += 1;
+        }
+        Ok(true)
+    }
+
+    /// Drops every entry and every group mark (the latest time is kept).
+    #[cfg(all(feature = "serde", feature = "alloc"))]
+    pub(crate) fn clear(&mut self) {
+        self.control.fill(EMPTY);
+        self.passed.fill(false);
+        self.entries.iter_mut().for_each(|e| *e = None);
+        self.len = 0;
+    }
+
+    /// Records `now` as a time the table has seen.
+    #[cfg(all(feature = "serde", feature = "alloc"))]
+    pub(crate) fn observe(&mut self, now: Instant) {
+        self.latest.observe(now);
+    }
+
     fn full(&self) -> TableFull {
         TableFull {
             capacity: Self::CAPACITY,

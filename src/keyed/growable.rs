@@ -129,6 +129,32 @@ impl<K: Hash + Eq + Clone, L: Limiter, H: BuildHasher> GrowableTable<K, L, H> {
     pub fn latest(&self) -> Instant {
         self.entries.latest.get()
     }
+
+    /// The keys held and their states, in no particular order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use keyrate::keyed::GrowableTable;
+    /// use keyrate::limit::TokenBucket;
+    /// use keyrate::time::Instant;
+    ///
+    /// let mut table = GrowableTable::new(TokenBucket::new(2, Duration::from_secs(1))?);
+    /// table.check(&"alice", Instant::ZERO, 1)?;
+    /// let keys: Vec<&str> = table.iter().map(|(k, _)| *k).collect();
+    /// assert_eq!(keys, ["alice"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &L::State)> {
+        self.entries.map.iter()
+    }
+
+    /// The map itself: for restoring a snapshot.
+    #[cfg(feature = "serde")]
+    pub(crate) fn entries_mut(&mut self) -> &mut Entries<K, L::State, H> {
+        &mut self.entries
+    }
 }
 
 /// Shows the table's size, never its keys.

@@ -224,7 +224,7 @@ fn slot(index: u64) -> usize {
 impl CompactWindowState {
     /// The count of bucket `index`, or 0 if the ring no longer (or not yet)
     /// holds that bucket.
-    fn count(&self, bucket: u64, index: u64) -> u32 {
+    pub(crate) fn count(&self, bucket: u64, index: u64) -> u32 {
         let newest = self.latest / bucket;
         if index > newest || newest - index >= BUCKETS as u64 {
             return 0;
@@ -251,6 +251,32 @@ impl CompactWindowState {
     /// The latest time this state has seen.
     pub fn latest(&self) -> Instant {
         Instant::from_nanos(self.latest)
+    }
+
+    /// A state that has seen `latest` and holds `count` units in each bucket
+    /// `index` given (buckets of `bucket` nanoseconds; counts of a bucket
+    /// given twice add up; buckets the ring cannot hold at `latest` are
+    /// ignored): for restoring a snapshot.
+    #[cfg(feature = "serde")]
+    pub(crate) fn from_buckets(
+        bucket: u64,
+        latest: u64,
+        buckets: impl IntoIterator<Item = (u64, u32)>,
+    ) -> CompactWindowState {
+        let mut state = CompactWindowState {
+            counts: [0; BUCKETS],
+            latest,
+        };
+        let newest = latest / bucket.max(1);
+        for (index, count) in buckets {
+            if index > newest || newest - index >= BUCKETS as u64 {
+                continue;
+            }
+            if let Some(c) = state.counts.get_mut(slot(index)) {
+                *c = c.saturating_add(count);
+            }
+        }
+        state
     }
 }
 

@@ -162,6 +162,22 @@ pub struct FixedWindowState {
     count: u32,
 }
 
+impl FixedWindowState {
+    /// The latest time seen (nanoseconds) and the units counted in its
+    /// window: for taking a snapshot.
+    #[cfg(feature = "serde")]
+    pub(crate) fn parts(&self) -> (u64, u32) {
+        (self.latest, self.count)
+    }
+
+    /// A state that has seen `latest` and counts `count` units in its
+    /// window: for restoring a snapshot.
+    #[cfg(feature = "serde")]
+    pub(crate) fn from_parts(latest: u64, count: u32) -> FixedWindowState {
+        FixedWindowState { latest, count }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -537,6 +537,13 @@ impl<S, const N: usize> PolicyState<S, N> {
     pub fn get(&self, index: usize) -> Option<&AnyState<S>> {
         self.states.get(index)
     }
+
+    /// A state made of one state per limit, in the policy's order: for
+    /// restoring a snapshot.
+    #[cfg(feature = "serde")]
+    pub(crate) fn from_states(states: heapless::Vec<AnyState<S>, N>) -> Self {
+        PolicyState { states }
+    }
 }
 
 /// The outcome of a policy check.

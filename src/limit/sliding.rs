@@ -180,6 +180,29 @@ impl<S: Slots> SlidingWindow<S> {
         denial(remaining, now, at)
     }
 
+    /// The window in nanoseconds.
+    #[cfg(feature = "serde")]
+    pub(crate) fn window_nanos(&self) -> u64 {
+        self.window
+    }
+
+    /// A state holding the units admitted at `times` (oldest first; past
+    /// the quota the oldest are dropped) and having seen `latest`: for
+    /// restoring a snapshot.
+    #[cfg(feature = "serde")]
+    pub(crate) fn state_from(
+        &self,
+        times: impl IntoIterator<Item = u64>,
+        latest: u64,
+    ) -> SlidingWindowState<S> {
+        let mut state = Limit::new_state(self);
+        for t in times {
+            state.push(t);
+        }
+        state.latest = latest;
+        state
+    }
+
     /// Counts held units at `now` without modifying the state.
     fn held_at(&self, state: &SlidingWindowState<S>, now: u64) -> u32 {
         let mut expired = 0;
@@ -314,6 +337,13 @@ impl<S: AsRef<[u64]>> SlidingWindowState<S> {
 
     fn oldest(&self) -> Option<u64> {
         self.nth_oldest(0)
+    }
+
+    /// The admission times held, oldest first, in nanoseconds (some may have
+    /// expired since the last check): for taking a snapshot.
+    #[cfg(feature = "serde")]
+    pub(crate) fn times(&self) -> impl Iterator<Item = u64> + '_ {
+        (0..self.len).filter_map(|n| self.nth_oldest(n))
     }
 }
 
