@@ -42,6 +42,8 @@
 //!   authorization requests (RFC 8628 model).
 //! - [`verify`]: the whole pipeline, from an `Authorization` header to a
 //!   response's status and fields.
+//! - `snapshot` (`serde`): limiter, policy and table state saved and
+//!   restored across processes, never more permissive than before.
 //! - [`client`]: pacing from a policy or from RateLimit headers, and
 //!   RFC 8628 polling.
 //!

@@ -13,6 +13,8 @@
 //! seed) is replayed, so that the checks keep compiling and passing against
 //! the library as it changes.
 
+// The checks use policy files and snapshots, which need `serde`.
+#![cfg(feature = "serde")]
 #![allow(unexpected_cfgs)] // `cfg(fuzzing)` in fuzz/checks is set by cargo fuzz only.
 
 mod model;

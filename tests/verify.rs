@@ -1,6 +1,8 @@
 //! The verification pipeline end to end, against an in-memory store: what
 //! each kind of request gets back, and what it charges.
 
+#![cfg(feature = "serde")]
+
 use std::collections::HashMap;
 
 use keyrate::credential::bearer::Realm;
