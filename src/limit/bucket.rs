@@ -155,6 +155,7 @@ impl TokenBucket {
     }
 
     /// The denial of a request that does not fit at `now`.
+    #[inline]
     fn refusal(&self, tat: u64, now: u64, cost: u32) -> Decision {
         let base = tat.max(now);
         let queued = base - now;
