@@ -384,8 +384,10 @@ impl<'p, S: Slots, H: KeyHasher> Verifier<'p, S, H> {
 
         // 4. The limits of its kind and plan, on its scope's state.
         let plan = view.plan.as_ref().map(Name::as_str);
+        // A plan the policy set does not know is a configuration mistake:
+        // refused whatever the failure mode, never let through unlimited.
         let Ok(policy) = self.policies.policy(kind, plan) else {
-            return Ok(self.store_failed(StoreError::Unavailable));
+            return Ok(closed(StoreError::Unavailable));
         };
         let scope = match self.policies.scope() {
             Scope::Account => ScopeId::Account(view.account.clone()),
@@ -398,9 +400,7 @@ impl<'p, S: Slots, H: KeyHasher> Verifier<'p, S, H> {
         let decision = match checked {
             Ok(Ok(decision)) => decision,
             Ok(Err(PolicyCheckError::CostTooLarge(e))) => return Err(e),
-            Ok(Err(PolicyCheckError::ForeignState)) => {
-                return Ok(self.store_failed(StoreError::Unavailable));
-            }
+            Ok(Err(PolicyCheckError::ForeignState)) => return Ok(closed(StoreError::Unavailable)),
             Err(error) => return Ok(self.store_failed(error)),
         };
         let verified = Verified {
@@ -418,11 +418,20 @@ impl<'p, S: Slots, H: KeyHasher> Verifier<'p, S, H> {
         })
     }
 
+    /// A store failure, decided by the policy set's failure mode.
     fn store_failed<A>(&self, error: StoreError) -> Outcome<'p, S, A> {
         let open = self.policies.on_store_failure() == FailureMode::Open;
         Outcome::StoreFailed {
             error,
             allowed: open && error == StoreError::Unavailable,
         }
+    }
+}
+
+/// A failure that is refused whatever the failure mode.
+fn closed<'p, S, A>(error: StoreError) -> Outcome<'p, S, A> {
+    Outcome::StoreFailed {
+        error,
+        allowed: false,
     }
 }

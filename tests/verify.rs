@@ -354,3 +354,19 @@ fn refusals_display_without_the_key() {
         .unwrap();
     assert!(!format!("{allowed:?}").contains(&key.expose_secret()[8..]));
 }
+
+#[test]
+fn a_plan_the_policy_set_does_not_know_is_refused_even_when_failing_open() {
+    let mut w = World::new("on_store_failure = \"open\"");
+    let mut account = Account::new();
+    Lifetimes::DEFAULT
+        .confirm(&mut account, [], Instant::ZERO)
+        .unwrap();
+    let record = Lifetimes::DEFAULT
+        .issue_permanent(&account, Instant::ZERO)
+        .unwrap();
+    let key = w.issue(9, record, Some("gold"));
+    let (status, fields) = w.call(Some(&bearer(&key)), 0);
+    assert_eq!(status, 503);
+    assert!(fields.is_empty());
+}
