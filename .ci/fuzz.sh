@@ -88,8 +88,10 @@ for target in "${targets[@]}"; do
     if ((status != 0)); then
         crashed+=("$target")
         keep=1
-        echo "ERROR: $target failed with status $status; the end of its log:" >&2
-        tail -n 60 "$dir/log" >&2
+        echo "ERROR: $target failed with status $status:" >&2
+        grep -A 4 -E 'panicked at|ERROR: (AddressSanitizer|libFuzzer)' "$dir/log" >&2 || true
+        echo "ERROR: the end of its log ($dir/log):" >&2
+        tail -n 12 "$dir/log" >&2
         for input in "$dir/artifacts"/*; do
             [[ -f "$input" ]] || continue
             echo "ERROR: crashing input: $input" >&2
