@@ -470,9 +470,9 @@ fn predict(
         KeyStatus::Expired { .. } => return Ok(Prediction::Refused(Refusal::Expired)),
         KeyStatus::Revoked { .. } => return Ok(Prediction::Refused(Refusal::Revoked)),
     };
+    // An unknown plan is a configuration mistake: refused even failing open.
     let Ok(policy) = set.policy(kind, view.plan.as_ref().map(Name::as_str)) else {
-        let (e, open) = failed(StoreError::Unavailable);
-        return Ok(Prediction::StoreFailed(e, open));
+        return Ok(Prediction::StoreFailed(StoreError::Unavailable, false));
     };
     let id = match set.scope() {
         Scope::Account => ScopeId::Account(view.account),
