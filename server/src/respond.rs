@@ -102,14 +102,13 @@ pub fn problem_with(
 /// The 429 body: the quota-exceeded problem type of the RateLimit fields
 /// draft, listing the policy that refused.
 pub fn too_many(fields: Fields, policy: &str, retry_after: u64) -> Response {
-    let mut body = json!({
+    let body = json!({
         "type": "https://iana.org/assignments/http-problem-types#quota-exceeded",
         "title": "Too Many Requests",
         "status": 429,
         "detail": format!("the \"{policy}\" limit is spent; retry after {retry_after} s"),
         "violated-policies": [policy],
     });
-    let _ = &mut body;
     let mut headers = fields.0;
     headers.insert(
         axum::http::header::CONTENT_TYPE,
